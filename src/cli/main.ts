@@ -1,0 +1,105 @@
+/**
+ * The `sluice` command line:
+ *   sluice start [--roles gateway,processor,router,warehouse] [--workspace FILE] [--port N]
+ *   sluice migrate
+ */
+import { parseArgs } from 'node:util';
+import { loadSettings, parseRoles, type Settings } from '../config/settings';
+import { createDatabase } from '../db/database';
+import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { migrate } from '../db/migrate';
+import { SluiceError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { startSluice } from './sluice-app';
+
+const USAGE = `Usage:
+  sluice start [--roles gateway,processor,router,warehouse] [--workspace FILE] [--port N]
+  sluice migrate
+
+Environment: DATABASE_URL (embedded PostgreSQL when unset), PORT, SLUICE_WORKSPACE,
+SLUICE_LOG_LEVEL and the others listed in README.md.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      roles: { type: 'string' },
+      workspace: { type: 'string' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: false,
+  });
+  if (!command || values.help || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const settings = loadSettings(process.env, {
+    roles: typeof values.roles === 'string' ? (parseRoles(values.roles) as Settings['roles'][number][]) : undefined,
+    workspaceFile: typeof values.workspace === 'string' ? values.workspace : undefined,
+    port: typeof values.port === 'string' ? Number(values.port) : undefined,
+  });
+  const logger = createLogger(settings.logLevel);
+  switch (command) {
+    case 'start':
+      return runStart(settings, logger);
+    case 'migrate':
+      return runMigrate(settings, logger);
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function runStart(settings: Settings, logger: Logger): Promise<number> {
+  const sluice = await startSluice(settings, logger);
+  const source = sluice.workspace.current.sources.find((s) => s.enabled);
+  if (source) {
+    logger.info(
+      `send a first event: curl -u '${source.writeKey}:' -d '{"userId":"user-1","event":"Hello Sluice"}' ${sluice.url}/v1/track`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'signal received');
+      process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  });
+  await sluice.stop();
+  return 0;
+}
+
+async function runMigrate(settings: Settings, logger: Logger): Promise<number> {
+  const embedded = settings.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(settings.dataDir, logger);
+  const database = createDatabase(settings.databaseUrl ?? embedded!.url, { poolSize: 2, logger });
+  try {
+    const applied = await migrate(database.pool);
+    logger.info({ migrations: applied }, applied.length ? 'database migrated' : 'database up to date');
+    return 0;
+  } finally {
+    await database.close();
+    await embedded?.stop();
+  }
+}
+
+/** Runs the command line and sets the exit code; the entry point of bin/sluice. */
+export function run(argv: string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const message = error instanceof SluiceError ? error.message : (error as Error)?.stack ?? String(error);
+      process.stderr.write(`sluice: ${message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+if (require.main === module) run(process.argv.slice(2));

@@ -1,0 +1,167 @@
+/**
+ * The composition root: connects to (or starts) PostgreSQL, migrates, loads the workspace and
+ * starts the stages of the roles this process runs behind one HTTP server. Nothing else in the
+ * tree wires stages together.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
+import type { Settings } from '../config/settings';
+import { WorkspaceStore } from '../config/workspace-store';
+import { createDatabase, type Database } from '../db/database';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded-postgres';
+import { migrate } from '../db/migrate';
+import { createIngestRoutes } from '../gateway/ingest-routes';
+import { createHttpApp } from '../http/app';
+import type { Logger } from '../log';
+import { createMetrics, type Metrics } from '../metrics';
+import { IngestMaintenance } from '../queue/ingest-maintenance';
+import { IngestQueue } from '../queue/ingest-queue';
+
+export interface RunningSluice {
+  readonly url: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly database: Database;
+  readonly workspace: WorkspaceStore;
+  readonly metrics: Metrics;
+  /** Graceful shutdown: stop accepting, answer what is in flight, finish stage work, close. */
+  stop(): Promise<void>;
+}
+
+interface Stoppable {
+  name: string;
+  stop(): Promise<void> | void;
+}
+
+export async function startSluice(settings: Settings, logger: Logger): Promise<RunningSluice> {
+  const stack: Stoppable[] = [];
+  const stopAll = async () => {
+    for (const item of stack.reverse()) {
+      try {
+        await item.stop();
+      } catch (error) {
+        logger.warn({ err: error, component: item.name }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    return await start(settings, logger, stack, stopAll);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function start(
+  settings: Settings,
+  logger: Logger,
+  stack: Stoppable[],
+  stopAll: () => Promise<void>,
+): Promise<RunningSluice> {
+  let databaseUrl = settings.databaseUrl;
+  if (!databaseUrl) {
+    const embedded: EmbeddedServer = await startEmbeddedPostgres(settings.dataDir, logger);
+    stack.push({ name: 'embedded postgres', stop: () => embedded.stop() });
+    databaseUrl = embedded.url;
+  }
+  const database = createDatabase(databaseUrl, { poolSize: settings.dbPoolSize, logger });
+  stack.push({ name: 'database', stop: () => database.close() });
+  const applied = await migrate(database.pool);
+  if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+
+  const workspace = new WorkspaceStore(settings.workspaceFile, {}, logger);
+  workspace.watch();
+  stack.push({ name: 'workspace', stop: () => workspace.close() });
+  const metrics = createMetrics();
+  const roles = new Set(settings.roles);
+  const routers: Router[] = [];
+  let shuttingDown = false;
+
+  if (roles.has('gateway') || roles.has('processor')) {
+    const maintenance = new IngestMaintenance(database.pool, logger, {
+      dedupWindowHours: settings.dedupWindowHours,
+    });
+    maintenance.start();
+    stack.push({ name: 'ingest maintenance', stop: () => maintenance.stop() });
+  }
+  if (roles.has('gateway')) {
+    const ingest = new IngestQueue(database.pool, {
+      maxDelayMs: settings.groupCommitDelayMs,
+      maxRows: settings.groupCommitMaxRows,
+      maxConcurrent: settings.groupCommitMaxConcurrent,
+      dedup: settings.dedupWindowHours > 0,
+      onWrite: (rows, stored, ms) => {
+        metrics.ingestWriteRows.observe(rows);
+        metrics.ingestWriteSeconds.observe(ms / 1000);
+        if (rows > stored) metrics.ingestDuplicates.inc(rows - stored);
+      },
+    });
+    // Stopped after the HTTP server: requests still in flight may add rows until then.
+    stack.push({ name: 'ingest queue', stop: () => ingest.drain() });
+    routers.push(
+      createIngestRoutes({
+        settings,
+        workspace: () => workspace.current,
+        ingest,
+        metrics,
+        logger,
+      }),
+    );
+  }
+
+  const app = createHttpApp({
+    trustProxy: settings.trustProxy,
+    logger,
+    metrics,
+    routers,
+    isShuttingDown: () => shuttingDown,
+    isReady: async () => {
+      await database.pool.query('SELECT 1');
+      return true;
+    },
+  });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  stack.push({
+    name: 'http server',
+    stop: () => closeServer(server, settings.shutdownTimeoutMs, logger),
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
+  logger.info({ url, roles: [...roles] }, 'sluice started');
+  return {
+    url,
+    port,
+    databaseUrl,
+    database,
+    workspace,
+    metrics,
+    async stop() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info('shutting down');
+      await stopAll();
+      logger.info('stopped');
+    },
+  };
+}
+
+/** Stops accepting connections and waits for in-flight requests, then closes the rest. */
+function closeServer(server: http.Server, timeoutMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      logger.warn('requests still open at the shutdown deadline; closing their connections');
+      server.closeAllConnections();
+    }, timeoutMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

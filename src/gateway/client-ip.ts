@@ -1,0 +1,57 @@
+/** Client addresses for `context.ip`: unmapping IPv4-in-IPv6 and optional anonymization. */
+import net from 'node:net';
+
+/** `::ffff:1.2.3.4` (how a dual-stack socket reports IPv4 clients) becomes `1.2.3.4`. */
+export function plainIp(address: string): string {
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+/**
+ * Zeroes the last octet of an IPv4 address or the last 80 bits of an IPv6 address (keeping the
+ * /48 routing prefix), as analytics vendors do. Anything that is not an IP address is returned
+ * unchanged, since it identifies nobody's network.
+ */
+export function anonymizeIp(address: string): string {
+  const ip = plainIp(address);
+  if (net.isIPv4(ip)) return ip.replace(/\.\d+$/, '.0');
+  if (net.isIPv6(ip)) {
+    const groups = expandIPv6(ip);
+    return compressIPv6([...groups.slice(0, 3), 0, 0, 0, 0, 0]);
+  }
+  return address;
+}
+
+function expandIPv6(ip: string): number[] {
+  let text = ip.split('%')[0];
+  // A trailing dotted IPv4 part counts as two groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4[1].split('.').map(Number);
+    text = text.slice(0, -v4[1].length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const missing = 8 - headGroups.length - tailGroups.length;
+  const all = tail === undefined ? headGroups : [...headGroups, ...Array(missing).fill('0'), ...tailGroups];
+  return all.map((group) => parseInt(group, 16));
+}
+
+function compressIPv6(groups: number[]): string {
+  // Replace the longest run of zero groups with "::".
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestLength < 2) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}

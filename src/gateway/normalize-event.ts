@@ -1,0 +1,187 @@
+/**
+ * Turns one message as an SDK sent it into the event Sluice stores: validated per type, batch
+ * context merged in, messageId ensured, timestamps corrected for client clock skew, context.ip
+ * filled from the request, write key removed. Invalid messages yield a SluiceError, never throw,
+ * so one bad event in a batch costs only itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { SluiceError } from '../errors';
+import { isEventType, type EventType, type SegmentEvent } from '../event';
+import { anonymizeIp } from './client-ip';
+
+/** What a request contributes to each of its events. */
+export interface RequestContext {
+  receivedAt: Date;
+  /** The client address, already unmapped from IPv4-in-IPv6. */
+  ip: string | undefined;
+  anonymizeIp: boolean;
+  /** The event type implied by the path (`/v1/track`, `/v1/t`), if any. */
+  pathType?: EventType;
+  /** Batch-level fields, merged into every item. */
+  batchContext?: Record<string, unknown>;
+  batchIntegrations?: Record<string, unknown>;
+  batchSentAt?: unknown;
+}
+
+export type NormalizeResult =
+  | { ok: true; event: SegmentEvent }
+  | { ok: false; error: SluiceError; messageId?: string };
+
+const MAX_MESSAGE_ID_LENGTH = 100;
+const OBJECT_FIELDS = ['context', 'integrations', 'properties', 'traits'] as const;
+const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+
+export function normalizeEvent(input: unknown, request: RequestContext): NormalizeResult {
+  if (!isPlainObject(input)) return invalid('the event must be a JSON object');
+  // Python and other SDKs send null for unset fields: null at the top level means absent.
+  const event: Record<string, unknown> = {};
+  for (const key in input) if (input[key] !== null) event[key] = input[key];
+  delete event.writeKey;
+
+  const type = request.pathType ?? event.type;
+  if (!isEventType(type)) {
+    return invalid(
+      event.type === undefined
+        ? 'every event in a batch needs a "type"'
+        : `"type" must be one of identify, track, page, screen, group, alias (got ${JSON.stringify(event.type)})`,
+    );
+  }
+  event.type = type;
+
+  const messageId = event.messageId ?? randomUUID();
+  if (typeof messageId === 'number') event.messageId = String(messageId);
+  else if (typeof messageId !== 'string' || messageId === '' || !isPrintable(messageId))
+    return invalid('"messageId" must be a non-empty string of printable characters');
+  else event.messageId = messageId;
+  if ((event.messageId as string).length > MAX_MESSAGE_ID_LENGTH) {
+    return invalid(`"messageId" must be at most ${MAX_MESSAGE_ID_LENGTH} characters`);
+  }
+  const fail = (message: string) => invalid(message, event.messageId as string);
+
+  for (const field of ID_FIELDS) {
+    const value = event[field];
+    if (value === undefined) continue;
+    if (typeof value === 'number' && Number.isFinite(value)) event[field] = String(value);
+    else if (typeof value !== 'string') return fail(`"${field}" must be a string`);
+    if (event[field] === '') delete event[field];
+  }
+  for (const field of OBJECT_FIELDS) {
+    if (event[field] !== undefined && !isPlainObject(event[field])) {
+      return fail(`"${field}" must be an object`);
+    }
+  }
+
+  const missing = missingField(type, event);
+  if (missing) return fail(missing);
+
+  if (request.batchContext) event.context = mergeDeep(request.batchContext, event.context);
+  if (request.batchIntegrations) {
+    event.integrations = mergeDeep(request.batchIntegrations, event.integrations);
+  }
+
+  const times = correctTimestamps(event, request);
+  if (typeof times === 'string') return fail(times);
+  Object.assign(event, times);
+
+  const context = (event.context ?? {}) as Record<string, unknown>;
+  if (context.ip === undefined || context.ip === null || context.ip === '') {
+    if (request.ip) context.ip = request.ip;
+    else delete context.ip;
+  }
+  if (request.anonymizeIp && typeof context.ip === 'string') context.ip = anonymizeIp(context.ip);
+  event.context = context;
+
+  return { ok: true, event: event as SegmentEvent };
+}
+
+function missingField(type: EventType, event: Record<string, unknown>): string | undefined {
+  if (type === 'alias') {
+    if (event.previousId === undefined) return 'an alias needs "previousId"';
+    if (event.userId === undefined) return 'an alias needs "userId"';
+    return undefined;
+  }
+  if (event.userId === undefined && event.anonymousId === undefined) {
+    // analytics-node may send a group with only groupId; accept it, keyed by the group.
+    if (!(type === 'group' && event.groupId !== undefined)) {
+      return `a ${type} needs "userId" or "anonymousId"`;
+    }
+  }
+  if (type === 'track' && (typeof event.event !== 'string' || event.event.trim() === '')) {
+    return 'a track needs "event", a non-empty string';
+  }
+  if (type === 'group' && event.groupId === undefined) return 'a group needs "groupId"';
+  for (const field of ['name', 'category'] as const) {
+    if (event[field] !== undefined && typeof event[field] !== 'string') {
+      return `"${field}" must be a string`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * receivedAt is the server clock; originalTimestamp the client's time of the call; timestamp
+ * corrects the client clock: receivedAt - (sentAt - originalTimestamp). Returns an error message
+ * for a timestamp that is present but not a date.
+ */
+function correctTimestamps(
+  event: Record<string, unknown>,
+  request: RequestContext,
+): Pick<SegmentEvent, 'receivedAt' | 'originalTimestamp' | 'timestamp' | 'sentAt'> | string {
+  const receivedAt = request.receivedAt.getTime();
+  const original = parseTime(event.timestamp ?? event.originalTimestamp);
+  if (Number.isNaN(original)) return '"timestamp" must be an ISO-8601 date';
+  const sent = parseTime(event.sentAt ?? request.batchSentAt);
+  if (Number.isNaN(sent)) return '"sentAt" must be an ISO-8601 date';
+  const originalTimestamp = original ?? receivedAt;
+  const timestamp = sent === undefined ? originalTimestamp : receivedAt - (sent - originalTimestamp);
+  const times: ReturnType<typeof correctTimestamps> = {
+    receivedAt: request.receivedAt.toISOString(),
+    originalTimestamp: new Date(originalTimestamp).toISOString(),
+    timestamp: toIso(timestamp),
+  };
+  if (sent !== undefined) times.sentAt = new Date(sent).toISOString();
+  return times;
+}
+
+/** Milliseconds since the epoch; undefined when absent, NaN when not a date. */
+function parseTime(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
+  if (typeof value !== 'string') return NaN;
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) || !Number.isFinite(new Date(parsed).getTime()) ? NaN : parsed;
+}
+
+function toIso(ms: number): string {
+  // A wildly wrong client clock can push the corrected time out of Date's range.
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
+}
+
+/** Merges `base` (batch level) under `override` (the item): the item wins, objects merge. */
+function mergeDeep(base: Record<string, unknown>, override: unknown): Record<string, unknown> {
+  if (!isPlainObject(override)) return { ...base };
+  const merged: Record<string, unknown> = { ...base };
+  for (const key in override) {
+    const value = override[key];
+    merged[key] =
+      isPlainObject(value) && isPlainObject(base[key]) ? mergeDeep(base[key], value) : value;
+  }
+  return merged;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Control characters and lone surrogates cannot be stored as PostgreSQL text.
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function isPrintable(value: string): boolean {
+  return !UNPRINTABLE.test(value);
+}
+
+function invalid(message: string, messageId?: string): NormalizeResult {
+  return { ok: false, error: new SluiceError('SLUICE_E_INVALID_EVENT', message), messageId };
+}

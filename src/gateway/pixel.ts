@@ -1,0 +1,45 @@
+/**
+ * The tracking pixel: `GET /v1/pixel/<type>?data=<base64 JSON>` or the flat form
+ * `?userId=...&event=...&properties.plan=pro&writeKey=...`. The response is always a 1×1 GIF.
+ */
+import { SluiceError } from '../errors';
+import { isPlainObject } from './normalize-event';
+
+/** A transparent 1×1 GIF. */
+export const PIXEL_GIF = Buffer.from(
+  'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7',
+  'base64',
+);
+
+const RESERVED = new Set(['__proto__', 'prototype', 'constructor']);
+
+/** The event a pixel request describes. */
+export function pixelMessage(query: Record<string, unknown>): Record<string, unknown> {
+  if (typeof query.data === 'string') {
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(Buffer.from(query.data, 'base64').toString('utf8'));
+    } catch (error) {
+      throw new SluiceError('SLUICE_E_INVALID_JSON', '"data" is not base64-encoded JSON', {
+        cause: error,
+      });
+    }
+    if (!isPlainObject(decoded)) {
+      throw new SluiceError('SLUICE_E_INVALID_EVENT', '"data" must encode a JSON object');
+    }
+    return decoded;
+  }
+  const message: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(query)) {
+    if (typeof value !== 'string') continue;
+    const path = key.split('.');
+    if (path.some((part) => part === '' || RESERVED.has(part))) continue;
+    let target = message;
+    for (const part of path.slice(0, -1)) {
+      if (!isPlainObject(target[part])) target[part] = {};
+      target = target[part] as Record<string, unknown>;
+    }
+    target[path[path.length - 1]] = value;
+  }
+  return message;
+}
