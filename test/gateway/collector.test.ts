@@ -1,0 +1,223 @@
+/** Collector behaviour: deduplication, group commit, privacy settings, rate limits, CORS, SDK config. */
+import { readdirSync } from 'node:fs';
+import request from 'supertest';
+import { expireMessageIds } from '../../src/queue/ingest-segments';
+import { storedEvents, storedJobs } from '../support/ingest';
+import { BASIC_WORKSPACE, startTestSluice, WRITE_KEY, type TestSluice } from '../support/sluice';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+let database: TestDatabase;
+let sluice: TestSluice;
+
+const WORKSPACE = `${BASIC_WORKSPACE}
+  - id: private
+    writeKey: private-write-key
+    anonymizeIp: true
+    dropDoNotTrack: true
+  - id: limited
+    writeKey: limited-write-key
+    rateLimit: { eventsPerSecond: 5, burst: 10 }
+`;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sluice = await startTestSluice(database, { workspace: WORKSPACE });
+});
+afterAll(async () => {
+  await sluice?.stop();
+  await database?.drop();
+});
+beforeEach(async () => {
+  await database.pool.query('TRUNCATE ingest_jobs, ingest_message_ids');
+});
+
+const track = (key: string, body: Record<string, unknown>) =>
+  request(sluice.url).post('/v1/track').auth(key, '').send({ userId: 'u1', event: 'E', ...body });
+
+describe('deduplication', () => {
+  test('a retried messageId is stored once, and the retry still gets 200', async () => {
+    await track(WRITE_KEY, { messageId: 'm-1' }).expect(200);
+    await track(WRITE_KEY, { messageId: 'm-1' }).expect(200);
+    await request(sluice.url)
+      .post('/v1/batch')
+      .auth(WRITE_KEY, '')
+      .send({ batch: [{ type: 'track', userId: 'u1', event: 'E', messageId: 'm-1' }, { type: 'track', userId: 'u1', event: 'E', messageId: 'm-2' }] })
+      .expect(200);
+    expect((await storedJobs(database.pool)).map((job) => job.messageId)).toEqual(['m-1', 'm-2']);
+  });
+
+  test('the same messageId twice in one batch is stored once', async () => {
+    const event = { type: 'track', userId: 'u1', event: 'E', messageId: 'same' };
+    await request(sluice.url).post('/v1/batch').auth(WRITE_KEY, '').send({ batch: [event, event] }).expect(200);
+    expect(await storedJobs(database.pool)).toHaveLength(1);
+  });
+
+  test('concurrent retries of one messageId store it once', async () => {
+    await Promise.all(Array.from({ length: 20 }, () => track(WRITE_KEY, { messageId: 'racing' }).expect(200)));
+    expect(await storedJobs(database.pool)).toHaveLength(1);
+  });
+
+  test('deduplication is per source', async () => {
+    await track(WRITE_KEY, { messageId: 'shared' }).expect(200);
+    await track('test-write-key-2', { messageId: 'shared' }).expect(200);
+    expect((await storedJobs(database.pool)).map((job) => job.sourceId)).toEqual(['web', 'server']);
+  });
+
+  test('messageIds older than the window are forgotten', async () => {
+    await track(WRITE_KEY, { messageId: 'old' }).expect(200);
+    await database.pool.query(`UPDATE ingest_message_ids SET received_at = now() - interval '25 hours'`);
+    const expired = await expireMessageIds(database.pool, 24);
+    expect(expired).toBe(1);
+    await track(WRITE_KEY, { messageId: 'old' }).expect(200);
+    expect(await storedJobs(database.pool)).toHaveLength(2);
+  });
+});
+
+describe('group commit', () => {
+  test('200 concurrent requests are all stored, in fewer writes than requests', async () => {
+    const before = await writeCount();
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => track(WRITE_KEY, { userId: `user-${i}`, messageId: `gc-${i}` }).expect(200)),
+    );
+    const jobs = await storedJobs(database.pool);
+    expect(jobs).toHaveLength(200);
+    expect(new Set(jobs.map((job) => job.messageId)).size).toBe(200);
+    expect((await writeCount()) - before).toBeLessThan(200);
+  });
+
+  test('a user’s events keep their order across sequential requests', async () => {
+    for (let i = 0; i < 20; i++) await track(WRITE_KEY, { event: `step-${i}` }).expect(200);
+    expect((await storedEvents(database.pool)).map((e) => e.event)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `step-${i}`),
+    );
+  });
+
+  async function writeCount(): Promise<number> {
+    const metric = await sluice.metrics.ingestWriteRows.get();
+    return metric.values.find((value) => value.metricName === 'sluice_ingest_write_rows_count')?.value ?? 0;
+  }
+});
+
+describe('privacy settings', () => {
+  test('anonymizeIp zeroes the last octet of the client address', async () => {
+    await track('private-write-key', {}).set('X-Forwarded-For', '198.51.100.23').expect(200);
+    const [event] = await storedEvents(database.pool);
+    // The test client is on loopback, a trusted proxy by default, so X-Forwarded-For counts.
+    expect(event.context?.ip).toBe('198.51.100.0');
+  });
+
+  test.each([['DNT', '1'], ['Sec-GPC', '1']])('%s: 1 is answered 200 and nothing is stored', async (header, value) => {
+    await track('private-write-key', {}).set(header, value).expect(200, { success: true });
+    expect(await storedJobs(database.pool)).toHaveLength(0);
+  });
+
+  test('sources without dropDoNotTrack store DNT requests', async () => {
+    await track(WRITE_KEY, {}).set('DNT', '1').expect(200);
+    expect(await storedJobs(database.pool)).toHaveLength(1);
+  });
+
+  test('context.ip comes from the connection without a proxy header', async () => {
+    await track(WRITE_KEY, {}).expect(200);
+    expect((await storedEvents(database.pool))[0].context?.ip).toBe('127.0.0.1');
+  });
+});
+
+describe('rate limits', () => {
+  test('a source over its rate gets 429 with Retry-After; other sources are unaffected', async () => {
+    const batch = (n: number) =>
+      request(sluice.url)
+        .post('/v1/batch')
+        .auth('limited-write-key', '')
+        .send({ batch: Array.from({ length: n }, () => ({ type: 'track', userId: 'u', event: 'E' })) });
+    await batch(10).expect(200);
+    const limited = await batch(5);
+    expect(limited.status).toBe(429);
+    expect(limited.body.code).toBe('SLUICE_E_RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.headers['x-ratelimit-reset']).toBeDefined();
+    await track(WRITE_KEY, {}).expect(200);
+    expect(await storedJobs(database.pool)).toHaveLength(11);
+  });
+});
+
+describe('CORS', () => {
+  test('a preflight reflects the origin and allows the requested headers, Authorization included', async () => {
+    const response = await request(sluice.url)
+      .options('/v1/t')
+      .set('Origin', 'https://shop.example')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization,content-type,x-retry-count');
+    expect(response.status).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+    expect(response.headers['access-control-allow-headers']).toBe('authorization,content-type,x-retry-count');
+    expect(Number(response.headers['access-control-max-age'])).toBeGreaterThanOrEqual(3600);
+  });
+
+  test('responses carry the origin too', async () => {
+    const response = await track(WRITE_KEY, {}).set('Origin', 'https://shop.example');
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers.vary).toContain('Origin');
+  });
+});
+
+describe('SDK configuration endpoints', () => {
+  test('Segment settings point the SDK back at this Sluice, with metrics off', async () => {
+    for (const path of [`/v1/projects/${WRITE_KEY}/settings`, `/projects/${WRITE_KEY}/settings`]) {
+      const response = await request(sluice.url).get(path).set('Origin', 'https://shop.example').expect(200);
+      const host = new URL(sluice.url).host;
+      expect(response.body.integrations['Segment.io']).toMatchObject({ apiKey: WRITE_KEY, apiHost: `${host}/v1`, protocol: 'http' });
+      expect(Object.keys(response.body.integrations)).toEqual(['Segment.io']);
+      expect(response.body.metrics.sampleRate).toBe(0);
+      expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    }
+  });
+
+  test('settings honour X-Forwarded-Proto from a trusted proxy', async () => {
+    const response = await request(sluice.url)
+      .get(`/v1/projects/${WRITE_KEY}/settings`)
+      .set('X-Forwarded-Proto', 'https')
+      .expect(200);
+    expect(response.body.integrations['Segment.io'].protocol).toBe('https');
+  });
+
+  test('settings for an unknown or disabled write key are 404', async () => {
+    await request(sluice.url).get('/v1/projects/nope/settings').expect(404);
+    await request(sluice.url).get('/v1/projects/disabled-write-key/settings').expect(404);
+  });
+
+  test('RudderStack sourceConfig, by query or Basic auth', async () => {
+    const byQuery = await request(sluice.url).get(`/sourceConfig/?p=npm&v=3.0.0&writeKey=${WRITE_KEY}`).expect(200);
+    expect(byQuery.body.source).toMatchObject({ id: 'web', writeKey: WRITE_KEY, enabled: true, destinations: [] });
+    const byAuth = await request(sluice.url).get('/sourceConfig').auth(WRITE_KEY, '').expect(200);
+    expect(byAuth.body.source.id).toBe('web');
+    await request(sluice.url).get('/sourceConfig?writeKey=nope').expect(401);
+  });
+
+  test('analytics.js is served with the write key and this host filled in', async () => {
+    const response = await request(sluice.url).get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`).expect(200);
+    expect(response.headers['content-type']).toMatch(/javascript/);
+    expect(response.text).toContain(`"${WRITE_KEY}"`);
+    expect(response.text).not.toContain('__WRITE_KEY__');
+    expect(response.text).not.toContain('https://cdn.segment.com');
+    expect(response.text).toContain(new URL(sluice.url).origin);
+  });
+
+  test('analytics.js chunks are served; paths outside the bundle folder are not', async () => {
+    const folder = require.resolve('@segment/analytics-next/package.json').replace('package.json', 'dist/umd');
+    const name = readdirSync(folder).find((file) => /\.bundle\.[0-9a-f]+\.js$/.test(file))!;
+    expect(name).toBeDefined();
+    await request(sluice.url).get(`/analytics-next/bundles/${name}`).expect(200);
+    await request(sluice.url).get('/analytics-next/bundles/..%2F..%2Fpackage.json').expect(404);
+    await request(sluice.url).get('/analytics.js/v1/nope/analytics.min.js').expect(404);
+  });
+});
+
+describe('workspace changes', () => {
+  test('a source added to the workspace file works without a restart', async () => {
+    await track('brand-new-key', {}).expect(401);
+    sluice.setWorkspace(`${WORKSPACE}\n  - id: added\n    writeKey: brand-new-key\n`);
+    await track('brand-new-key', {}).expect(200);
+    sluice.setWorkspace(WORKSPACE);
+  });
+});

@@ -1,0 +1,159 @@
+import { anonymizeIp, plainIp } from '../../src/gateway/client-ip';
+import { normalizeEvent, type RequestContext } from '../../src/gateway/normalize-event';
+import { partitionOf, PARTITION_COUNT } from '../../src/queue/partition';
+
+const receivedAt = new Date('2024-05-01T12:00:10.000Z');
+const request = (extra: Partial<RequestContext> = {}): RequestContext => ({
+  receivedAt,
+  ip: '203.0.113.7',
+  anonymizeIp: false,
+  ...extra,
+});
+
+function normalize(input: unknown, extra: Partial<RequestContext> = {}) {
+  const result = normalizeEvent(input, request(extra));
+  if (!result.ok) throw result.error;
+  return result.event;
+}
+
+describe('timestamps', () => {
+  test('timestamp is corrected for client clock skew: receivedAt - (sentAt - originalTimestamp)', () => {
+    // The client clock runs 1 h 5 s behind: it called at 11:00:00 and sent at 11:00:02.
+    const event = normalize({
+      type: 'track',
+      userId: 'u',
+      event: 'E',
+      timestamp: '2024-05-01T11:00:00.000Z',
+      sentAt: '2024-05-01T11:00:02.000Z',
+    });
+    expect(event.originalTimestamp).toBe('2024-05-01T11:00:00.000Z');
+    expect(event.sentAt).toBe('2024-05-01T11:00:02.000Z');
+    expect(event.receivedAt).toBe('2024-05-01T12:00:10.000Z');
+    expect(event.timestamp).toBe('2024-05-01T12:00:08.000Z');
+  });
+
+  test('the example from a real Segment event (analytics-clj#13)', () => {
+    const event = normalize(
+      { type: 'track', userId: 'u', event: 'E', timestamp: '2019-01-01T06:33:31.593Z' },
+      { receivedAt: new Date('2019-01-01T06:33:36.745Z'), batchSentAt: '2019-01-01T06:33:32.900Z' },
+    );
+    expect(event.timestamp).toBe('2019-01-01T06:33:35.438Z');
+  });
+
+  test('without sentAt the client timestamp is kept', () => {
+    const event = normalize({ type: 'track', userId: 'u', event: 'E', timestamp: '2024-05-01T11:00:00+02:00' });
+    expect(event.timestamp).toBe('2024-05-01T09:00:00.000Z');
+    expect(event.originalTimestamp).toBe('2024-05-01T09:00:00.000Z');
+    expect(event).not.toHaveProperty('sentAt');
+  });
+
+  test('without any client time everything is receivedAt', () => {
+    const event = normalize({ type: 'track', userId: 'u', event: 'E' });
+    expect(event.timestamp).toBe(receivedAt.toISOString());
+    expect(event.originalTimestamp).toBe(receivedAt.toISOString());
+  });
+
+  test('RudderStack SDKs send originalTimestamp instead of timestamp', () => {
+    const event = normalize({
+      type: 'track',
+      userId: 'u',
+      event: 'E',
+      originalTimestamp: '2024-05-01T12:00:00.000Z',
+      sentAt: '2024-05-01T12:00:05.000Z',
+    });
+    expect(event.timestamp).toBe('2024-05-01T12:00:05.000Z');
+  });
+
+  test('an event sentAt wins over the batch sentAt', () => {
+    const event = normalize(
+      { type: 'track', userId: 'u', event: 'E', timestamp: '2024-05-01T12:00:00.000Z', sentAt: '2024-05-01T12:00:01.000Z' },
+      { batchSentAt: '2024-05-01T12:00:09.000Z' },
+    );
+    expect(event.timestamp).toBe('2024-05-01T12:00:09.000Z');
+  });
+});
+
+describe('batch-level context and integrations', () => {
+  test('are merged into each item, the item winning on conflicts', () => {
+    const event = normalize(
+      {
+        type: 'track',
+        userId: 'u',
+        event: 'E',
+        context: { library: { version: '2' }, locale: 'de' },
+        integrations: { Amplitude: false },
+      },
+      {
+        batchContext: { library: { name: 'analytics-java', version: '1' }, app: { name: 'A' } },
+        batchIntegrations: { All: true, Amplitude: true },
+      },
+    );
+    expect(event.context).toEqual({
+      library: { name: 'analytics-java', version: '2' },
+      app: { name: 'A' },
+      locale: 'de',
+      ip: '203.0.113.7',
+    });
+    expect(event.integrations).toEqual({ All: true, Amplitude: false });
+  });
+});
+
+describe('context.ip', () => {
+  test('is filled from the request when absent or null', () => {
+    expect(normalize({ type: 'page', userId: 'u' }).context?.ip).toBe('203.0.113.7');
+    expect(normalize({ type: 'page', userId: 'u', context: { ip: null } }).context?.ip).toBe('203.0.113.7');
+  });
+  test('is kept when the client set it', () => {
+    expect(normalize({ type: 'page', userId: 'u', context: { ip: '198.51.100.1' } }).context?.ip).toBe('198.51.100.1');
+  });
+  test('is anonymized when the source asks for it, whoever set it', () => {
+    expect(normalize({ type: 'page', userId: 'u' }, { anonymizeIp: true }).context?.ip).toBe('203.0.113.0');
+    expect(
+      normalize({ type: 'page', userId: 'u', context: { ip: '2001:db8:abcd:12:1:2:3:4' } }, { anonymizeIp: true })
+        .context?.ip,
+    ).toBe('2001:db8:abcd::');
+  });
+});
+
+describe('ip helpers', () => {
+  test.each([
+    ['192.168.1.77', '192.168.1.0'],
+    ['::ffff:10.1.2.3', '10.1.2.0'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1::'],
+    ['2001:db8::1', '2001:db8::'],
+    ['::1', '::'],
+    ['fe80::1%eth0', 'fe80::'],
+    ['not-an-ip', 'not-an-ip'],
+  ])('anonymizeIp(%s) = %s', (input, output) => {
+    expect(anonymizeIp(input)).toBe(output);
+  });
+  test('plainIp unmaps IPv4-in-IPv6', () => {
+    expect(plainIp('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(plainIp('::1')).toBe('::1');
+  });
+});
+
+describe('identity and fields', () => {
+  test('a messageId is added when missing and kept when given', () => {
+    expect(normalize({ type: 'page', userId: 'u' }).messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(normalize({ type: 'page', userId: 'u', messageId: 'ajs-next-1' }).messageId).toBe('ajs-next-1');
+  });
+  test('the write key never reaches storage', () => {
+    expect(normalize({ type: 'page', userId: 'u', writeKey: 'secret' })).not.toHaveProperty('writeKey');
+  });
+  test('a group with only groupId is accepted (analytics-node can send it)', () => {
+    expect(normalize({ type: 'group', groupId: 'g1' }).groupId).toBe('g1');
+  });
+  test('an empty userId counts as absent', () => {
+    const result = normalizeEvent({ type: 'track', userId: '', event: 'E' }, request());
+    expect(result.ok).toBe(false);
+  });
+});
+
+describe('partitions', () => {
+  test('the same user always maps to the same partition, users spread over all', () => {
+    expect(partitionOf('user-1')).toBe(partitionOf('user-1'));
+    const seen = new Set(Array.from({ length: 5000 }, (_, i) => partitionOf(`user-${i}`)));
+    expect(seen.size).toBe(PARTITION_COUNT);
+  });
+});
