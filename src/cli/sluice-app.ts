@@ -39,7 +39,9 @@ export async function startSluice(settings: Settings, logger: Logger): Promise<R
   const stopAll = async () => {
     for (const item of stack.reverse()) {
       try {
+        const started = performance.now();
         await item.stop();
+        logger.debug({ component: item.name, ms: Math.round(performance.now() - started) }, 'stopped');
       } catch (error) {
         logger.warn({ err: error, component: item.name }, 'error while stopping');
       }

@@ -43,7 +43,8 @@ export function createDatabase(
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy();
+      // Not db.destroy(): Kysely only ends a pool it has used, and this one it shares.
+      await pool.end();
     },
   };
 }
