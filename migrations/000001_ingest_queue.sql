@@ -13,8 +13,9 @@
 CREATE TABLE ingest_segments (
   segment bigint PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now(),
-  -- ingest_jobs_id_seq's value when the segment became the head: tells its size without a count.
-  first_id bigint NOT NULL DEFAULT 0
+  -- The next id ingest_jobs_id_seq was to hand out when the segment became the head: tells the
+  -- head's size without a count.
+  first_id bigint NOT NULL
 );
 
 CREATE SEQUENCE ingest_jobs_id_seq AS bigint;
@@ -34,7 +35,7 @@ CREATE TABLE ingest_jobs (
 CREATE INDEX ingest_jobs_read_order ON ingest_jobs (partition, txid, id);
 
 CREATE TABLE ingest_jobs_1 PARTITION OF ingest_jobs FOR VALUES IN (1);
-INSERT INTO ingest_segments (segment) VALUES (1);
+INSERT INTO ingest_segments (segment, first_id) VALUES (1, 1);
 
 -- How far the processor has read each partition; 64 partitions, fixed.
 CREATE TABLE ingest_cursors (

@@ -8,7 +8,10 @@ export const ERRORS = {
   SLUICE_E_INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
   SLUICE_E_INVALID_UTF8: { status: 400, message: 'The request body is not valid UTF-8' },
   SLUICE_E_TOO_DEEP: { status: 400, message: 'The JSON is nested deeper than the limit' },
-  SLUICE_E_INVALID_GZIP: { status: 400, message: 'The gzip request body could not be decompressed' },
+  SLUICE_E_INVALID_GZIP: {
+    status: 400,
+    message: 'The gzip request body could not be decompressed',
+  },
   SLUICE_E_UNSUPPORTED_ENCODING: { status: 415, message: 'Unsupported Content-Encoding' },
   SLUICE_E_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit' },
   SLUICE_E_EVENT_TOO_LARGE: { status: 413, message: 'The event is larger than the limit' },

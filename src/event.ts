@@ -29,6 +29,8 @@ export function isEventType(value: unknown): value is EventType {
 }
 
 /** The key events are ordered by: userId, else anonymousId (alias: the new userId). */
-export function userKeyOf(event: Pick<SegmentEvent, 'userId' | 'anonymousId' | 'groupId' | 'messageId'>): string {
+export function userKeyOf(
+  event: Pick<SegmentEvent, 'userId' | 'anonymousId' | 'groupId' | 'messageId'>,
+): string {
   return event.userId ?? event.anonymousId ?? event.groupId ?? event.messageId;
 }

@@ -37,7 +37,10 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const settings = loadSettings(process.env, {
-    roles: typeof values.roles === 'string' ? (parseRoles(values.roles) as Settings['roles'][number][]) : undefined,
+    roles:
+      typeof values.roles === 'string'
+        ? (parseRoles(values.roles) as Settings['roles'][number][])
+        : undefined,
     workspaceFile: typeof values.workspace === 'string' ? values.workspace : undefined,
     port: typeof values.port === 'string' ? Number(values.port) : undefined,
   });
@@ -80,7 +83,10 @@ async function runMigrate(settings: Settings, logger: Logger): Promise<number> {
   const database = createDatabase(settings.databaseUrl ?? embedded!.url, { poolSize: 2, logger });
   try {
     const applied = await migrate(database.pool);
-    logger.info({ migrations: applied }, applied.length ? 'database migrated' : 'database up to date');
+    logger.info(
+      { migrations: applied },
+      applied.length ? 'database migrated' : 'database up to date',
+    );
     return 0;
   } finally {
     await database.close();
@@ -95,7 +101,8 @@ export function run(argv: string[]): void {
       process.exitCode = code;
     },
     (error: unknown) => {
-      const message = error instanceof SluiceError ? error.message : (error as Error)?.stack ?? String(error);
+      const message =
+        error instanceof SluiceError ? error.message : ((error as Error)?.stack ?? String(error));
       process.stderr.write(`sluice: ${message}\n`);
       process.exitCode = 1;
     },

@@ -41,7 +41,10 @@ export async function startSluice(settings: Settings, logger: Logger): Promise<R
       try {
         const started = performance.now();
         await item.stop();
-        logger.debug({ component: item.name, ms: Math.round(performance.now() - started) }, 'stopped');
+        logger.debug(
+          { component: item.name, ms: Math.round(performance.now() - started) },
+          'stopped',
+        );
       } catch (error) {
         logger.warn({ err: error, component: item.name }, 'error while stopping');
       }

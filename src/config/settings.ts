@@ -36,7 +36,10 @@ const SettingsSchema = z.object({
   dbPoolSize: int(2).default(12),
   adminToken: z.string().min(16).optional(),
   shutdownTimeoutMs: int(0).default(25_000),
-  roles: z.array(z.enum(ROLES)).min(1).default([...ROLES]),
+  roles: z
+    .array(z.enum(ROLES))
+    .min(1)
+    .default([...ROLES]),
 });
 
 export type Settings = Readonly<z.infer<typeof SettingsSchema>>;

@@ -22,7 +22,10 @@ interface Credentials {
 }
 
 /** Starts (initialising on first use) a server whose data lives in `dataDir`. */
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  logger: Logger,
+): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await importEmbeddedPostgres();
   const root = path.resolve(dataDir);
   const databaseDir = path.join(root, 'postgres');

@@ -27,13 +27,16 @@ function expandIPv6(ip: string): number[] {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
     const [a, b, c, d] = v4[1].split('.').map(Number);
-    text = text.slice(0, -v4[1].length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    text =
+      text.slice(0, -v4[1].length) +
+      `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head, tail] = text.split('::');
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail !== undefined && tail !== '' ? tail.split(':') : [];
   const missing = 8 - headGroups.length - tailGroups.length;
-  const all = tail === undefined ? headGroups : [...headGroups, ...Array(missing).fill('0'), ...tailGroups];
+  const all =
+    tail === undefined ? headGroups : [...headGroups, ...Array(missing).fill('0'), ...tailGroups];
   return all.map((group) => parseInt(group, 16));
 }
 
@@ -41,7 +44,7 @@ function compressIPv6(groups: number[]): string {
   // Replace the longest run of zero groups with "::".
   let bestStart = -1;
   let bestLength = 0;
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== 0) {
       i++;
       continue;

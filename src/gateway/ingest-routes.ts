@@ -68,7 +68,10 @@ export function createIngestRoutes(deps: GatewayDeps): Router {
     const receivedAt = new Date();
     const source = authenticate(request, message);
     const items = kind.batch ? batchItems(message) : [message];
-    if (source.dropDoNotTrack && (request.headers.dnt === '1' || request.headers['sec-gpc'] === '1')) {
+    if (
+      source.dropDoNotTrack &&
+      (request.headers.dnt === '1' || request.headers['sec-gpc'] === '1')
+    ) {
       metrics.eventsDroppedDoNotTrack.inc({ source: source.id }, items.length);
       return { source, stored: 0, rejected: [] };
     }
@@ -102,7 +105,10 @@ export function createIngestRoutes(deps: GatewayDeps): Router {
       };
       if (checkEventSize && Buffer.byteLength(JSON.stringify(item)) > settings.maxEventBytes) {
         return reject(
-          new SluiceError('SLUICE_E_EVENT_TOO_LARGE', `the limit is ${settings.maxEventBytes} bytes`),
+          new SluiceError(
+            'SLUICE_E_EVENT_TOO_LARGE',
+            `the limit is ${settings.maxEventBytes} bytes`,
+          ),
           isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : undefined,
         );
       }
@@ -195,7 +201,8 @@ export function createIngestRoutes(deps: GatewayDeps): Router {
   const pixel = async (request: Request, response: Response) => {
     const type = SINGLE_PATHS[request.params.type as string];
     try {
-      if (!type) throw new SluiceError('SLUICE_E_NOT_FOUND', `no pixel type "${request.params.type}"`);
+      if (!type)
+        throw new SluiceError('SLUICE_E_NOT_FOUND', `no pixel type "${request.params.type}"`);
       const message = pixelMessage(request.query as Record<string, unknown>);
       await ingest(request, message, { pathType: type, batch: false });
     } catch (error) {
@@ -225,7 +232,8 @@ export function createIngestRoutes(deps: GatewayDeps): Router {
 
     router.get(`${prefix}/projects/:writeKey/settings`, (request, response) => {
       const source = deps.workspace().sourcesByWriteKey.get(request.params.writeKey as string);
-      if (!source?.enabled) throw new SluiceError('SLUICE_E_NOT_FOUND', 'no enabled source has this write key');
+      if (!source?.enabled)
+        throw new SluiceError('SLUICE_E_NOT_FOUND', 'no enabled source has this write key');
       response
         .set('Cache-Control', 'public, max-age=300')
         .json(segmentSettings(source, baseUrl(request)));
@@ -246,7 +254,8 @@ export function createIngestRoutes(deps: GatewayDeps): Router {
       throw new SluiceError('SLUICE_E_NOT_FOUND');
     }
     const source = deps.workspace().sourcesByWriteKey.get(request.params.writeKey as string);
-    if (!source?.enabled) throw new SluiceError('SLUICE_E_NOT_FOUND', 'no enabled source has this write key');
+    if (!source?.enabled)
+      throw new SluiceError('SLUICE_E_NOT_FOUND', 'no enabled source has this write key');
     response
       .type('application/javascript')
       .set('Cache-Control', 'public, max-age=300')

@@ -24,8 +24,7 @@ export interface RequestContext {
 }
 
 export type NormalizeResult =
-  | { ok: true; event: SegmentEvent }
-  | { ok: false; error: SluiceError; messageId?: string };
+  { ok: true; event: SegmentEvent } | { ok: false; error: SluiceError; messageId?: string };
 
 const MAX_MESSAGE_ID_LENGTH = 100;
 const OBJECT_FIELDS = ['context', 'integrations', 'properties', 'traits'] as const;
@@ -133,7 +132,8 @@ function correctTimestamps(
   const sent = parseTime(event.sentAt ?? request.batchSentAt);
   if (Number.isNaN(sent)) return '"sentAt" must be an ISO-8601 date';
   const originalTimestamp = original ?? receivedAt;
-  const timestamp = sent === undefined ? originalTimestamp : receivedAt - (sent - originalTimestamp);
+  const timestamp =
+    sent === undefined ? originalTimestamp : receivedAt - (sent - originalTimestamp);
   const times: ReturnType<typeof correctTimestamps> = {
     receivedAt: request.receivedAt.toISOString(),
     originalTimestamp: new Date(originalTimestamp).toISOString(),
@@ -174,9 +174,11 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// Control characters and lone surrogates cannot be stored as PostgreSQL text.
-// eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// Control characters and lone surrogates cannot be stored as PostgreSQL text (and the ingest
+// write uses a control character as its separator).
+const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function isPrintable(value: string): boolean {
   return !UNPRINTABLE.test(value);

@@ -29,7 +29,10 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     // Clients should reconnect elsewhere once this process is going away.
     if (deps.isShuttingDown()) response.set('Connection', 'close');
     response.on('finish', () => {
-      deps.metrics.httpRequests.inc({ route: routeKind(request.path), status: response.statusCode });
+      deps.metrics.httpRequests.inc({
+        route: routeKind(request.path),
+        status: response.statusCode,
+      });
     });
     next();
   });
@@ -52,7 +55,6 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     throw new SluiceError('SLUICE_E_NOT_FOUND', `${request.method} ${request.path}`);
   });
   // Express recognises error handlers by their four parameters.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
     const sluiceError = asSluiceError(error);
     if (sluiceError.status >= 500 && sluiceError.code !== 'SLUICE_E_DATABASE_UNAVAILABLE') {
@@ -61,7 +63,8 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     if (response.headersSent) return;
     response.set(sluiceError.headers);
     // The rest of an oversized or unreadable body is never read: close instead of draining it.
-    if (sluiceError.status === 413 || sluiceError.status === 415) response.set('Connection', 'close');
+    if (sluiceError.status === 413 || sluiceError.status === 415)
+      response.set('Connection', 'close');
     response.status(sluiceError.status).json(sluiceError.toJSON());
   });
   return app;

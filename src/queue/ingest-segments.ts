@@ -8,6 +8,8 @@
 import type pg from 'pg';
 
 const SEGMENT_LOCK = 7_264_551_002;
+/** The id the sequence hands out next (read from the sequence relation, without consuming it). */
+const NEXT_ID = 'CASE WHEN is_called THEN last_value + 1 ELSE last_value END';
 
 export interface SegmentPolicy {
   maxRows: number;
@@ -25,8 +27,8 @@ export async function rotateIngestSegment(
     const { rows } = await client.query<{ segment: number; age_ms: number; rows: number }>(`
       SELECT s.segment,
              extract(epoch FROM now() - s.created_at) * 1000 AS age_ms,
-             q.last_value - s.first_id AS rows
-      FROM ingest_segments s, ingest_jobs_id_seq q
+             ${NEXT_ID} - s.first_id AS rows
+      FROM ingest_segments s, ingest_jobs_id_seq
       ORDER BY s.segment DESC LIMIT 1`);
     const head = rows[0];
     const due = head.rows >= policy.maxRows || (head.rows > 0 && head.age_ms >= policy.maxAgeMs);
@@ -37,7 +39,7 @@ export async function rotateIngestSegment(
       `CREATE TABLE ingest_jobs_${next} PARTITION OF ingest_jobs FOR VALUES IN (${next})`,
     );
     await client.query(
-      `INSERT INTO ingest_segments (segment, first_id) SELECT $1, last_value FROM ingest_jobs_id_seq`,
+      `INSERT INTO ingest_segments (segment, first_id) SELECT $1, ${NEXT_ID} FROM ingest_jobs_id_seq`,
       [next],
     );
     return next;

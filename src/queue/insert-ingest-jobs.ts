@@ -2,13 +2,17 @@
  * The gateway's one write: a group of events into the head segment of the ingest queue, with
  * messageId deduplication, in a single statement (so a single implicit transaction).
  *
- * The rows travel as one JSON array whose `e` members are the events' JSON text, spliced in
- * without re-escaping; PostgreSQL splits the array in C and `->` on the json type returns each
- * event's original text. The messageId insert and the job insert share the statement: a
- * messageId already seen for the source (an SDK retry) yields no job, and concurrent writers of
- * the same messageId serialize on its primary key.
+ * Columns travel as strings joined by the ASCII record separator and split by PostgreSQL's
+ * string_to_array: JSON.stringify escapes every control character and messageIds are checked to
+ * hold none, so the separator cannot occur inside a value, and no value is escaped twice. (A JSON
+ * array would not do: PostgreSQL's JSON parser rejects \u0000 and lone surrogates, which
+ * JSON.stringify emits and which are valid in an event.) The messageId insert and the job insert
+ * share the statement: a messageId already seen for the source (an SDK retry) yields no job, and
+ * concurrent writers of the same messageId serialize on its primary key.
  */
 import type pg from 'pg';
+
+const SEPARATOR = '\u001e';
 
 export interface IngestRow {
   partition: number;
@@ -20,12 +24,18 @@ export interface IngestRow {
   payload: string;
 }
 
+const INPUT = `
+  SELECT * FROM unnest(
+    string_to_array($1, ',')::smallint[],
+    string_to_array($2, E'\\x1e'),
+    string_to_array($3, E'\\x1e'),
+    string_to_array($4, ',')::timestamptz[],
+    string_to_array($5, E'\\x1e')
+  ) WITH ORDINALITY AS t(partition, source_id, message_id, received_at, payload, ord)`;
+
 const INSERT_WITH_DEDUP = `
-WITH input AS (
-  SELECT ord, (row->>'p')::smallint AS partition, row->>'s' AS source_id, row->>'m' AS message_id,
-         (row->>'r')::timestamptz AS received_at, (row->'e')::text AS payload
-  FROM json_array_elements($1::json) WITH ORDINALITY AS t(row, ord)
-), fresh AS (
+WITH input AS (${INPUT}),
+fresh AS (
   INSERT INTO ingest_message_ids (source_id, message_id, received_at)
   SELECT source_id, message_id, received_at FROM input
   ON CONFLICT DO NOTHING
@@ -38,9 +48,8 @@ ORDER BY i.ord`;
 
 const INSERT_WITHOUT_DEDUP = `
 INSERT INTO ingest_jobs (segment, partition, source_id, message_id, received_at, payload)
-SELECT (SELECT max(segment) FROM ingest_segments), (row->>'p')::smallint, row->>'s', row->>'m',
-       (row->>'r')::timestamptz, (row->'e')::text
-FROM json_array_elements($1::json) WITH ORDINALITY AS t(row, ord)
+SELECT (SELECT max(segment) FROM ingest_segments), partition, source_id, message_id, received_at, payload
+FROM (${INPUT}) input
 ORDER BY ord`;
 
 /**
@@ -52,12 +61,14 @@ export async function insertIngestJobs(
   rows: readonly IngestRow[],
   options: { dedup: boolean },
 ): Promise<number> {
-  const parts = rows.map(
-    (row) =>
-      `{"p":${row.partition},"s":${JSON.stringify(row.sourceId)},"m":${JSON.stringify(row.messageId)},"r":"${row.receivedAt}","e":${row.payload}}`,
-  );
+  const column = (value: (row: IngestRow) => string | number, separator = SEPARATOR) =>
+    rows.map(value).join(separator);
   const result = await pool.query(options.dedup ? INSERT_WITH_DEDUP : INSERT_WITHOUT_DEDUP, [
-    `[${parts.join(',')}]`,
+    column((row) => row.partition, ','),
+    column((row) => row.sourceId),
+    column((row) => row.messageId),
+    column((row) => row.receivedAt, ','),
+    column((row) => row.payload),
   ]);
   return result.rowCount ?? 0;
 }

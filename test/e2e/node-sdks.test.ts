@@ -25,10 +25,20 @@ beforeEach(async () => {
 });
 
 test('@segment/analytics-node delivers every call type with its fields', async () => {
-  const analytics = new Analytics({ writeKey: WRITE_KEY, host: sluice.url, flushAt: 5, flushInterval: 100 });
+  const analytics = new Analytics({
+    writeKey: WRITE_KEY,
+    host: sluice.url,
+    flushAt: 5,
+    flushInterval: 100,
+  });
   const timestamp = new Date('2024-01-02T03:04:05.000Z');
   analytics.identify({ userId: 'user-1', traits: { email: 'ada@example.com', plan: 'pro' } });
-  analytics.track({ userId: 'user-1', event: 'Order Completed', properties: { revenue: 42.5, currency: 'EUR' }, timestamp });
+  analytics.track({
+    userId: 'user-1',
+    event: 'Order Completed',
+    properties: { revenue: 42.5, currency: 'EUR' },
+    timestamp,
+  });
   analytics.page({ anonymousId: 'anon-1', name: 'Pricing', properties: { path: '/pricing' } });
   analytics.screen({ userId: 'user-1', name: 'Settings' });
   analytics.group({ userId: 'user-1', groupId: 'acme', traits: { name: 'Acme' } });
@@ -36,17 +46,30 @@ test('@segment/analytics-node delivers every call type with its fields', async (
   await analytics.closeAndFlush({ timeout: 10_000 });
 
   const jobs = await storedJobs(database.pool);
-  expect(jobs.map((job) => job.event.type)).toEqual(['identify', 'track', 'page', 'screen', 'group', 'alias']);
+  expect(jobs.map((job) => job.event.type)).toEqual([
+    'identify',
+    'track',
+    'page',
+    'screen',
+    'group',
+    'alias',
+  ]);
   for (const job of jobs) {
     expect(job.sourceId).toBe('web');
     expect(job.messageId).toMatch(/^node-next-\d+-/);
-    expect(job.event.context?.library).toEqual({ name: '@segment/analytics-node', version: expect.any(String) });
+    expect(job.event.context?.library).toEqual({
+      name: '@segment/analytics-node',
+      version: expect.any(String),
+    });
     expect(job.event.receivedAt).toEqual(expect.any(String));
     expect(job.event).not.toHaveProperty('writeKey');
   }
   const [identify, trackCall, page, screen, group, alias] = jobs.map((job) => job.event);
   expect(identify.traits).toEqual({ email: 'ada@example.com', plan: 'pro' });
-  expect(trackCall).toMatchObject({ event: 'Order Completed', properties: { revenue: 42.5, currency: 'EUR' } });
+  expect(trackCall).toMatchObject({
+    event: 'Order Completed',
+    properties: { revenue: 42.5, currency: 'EUR' },
+  });
   expect(trackCall.originalTimestamp).toBe(timestamp.toISOString());
   expect(page).toMatchObject({ anonymousId: 'anon-1', name: 'Pricing' });
   expect(screen.name).toBe('Settings');
@@ -64,7 +87,11 @@ test('@rudderstack/rudder-sdk-node with gzip (its default) delivers its events',
   });
   client.identify({ userId: 'user-9', traits: { name: 'Grace' } });
   client.track({ userId: 'user-9', event: 'Plan Upgraded', properties: { to: 'enterprise' } });
-  client.page({ anonymousId: 'anon-9', name: 'Docs', properties: { url: 'https://example.com/docs' } });
+  client.page({
+    anonymousId: 'anon-9',
+    name: 'Docs',
+    properties: { url: 'https://example.com/docs' },
+  });
   client.group({ userId: 'user-9', groupId: 'navy', traits: { size: 100 } });
   await client.flush();
 
@@ -79,19 +106,31 @@ test('@rudderstack/rudder-sdk-node with gzip (its default) delivers its events',
     // RudderStack SDKs send originalTimestamp themselves; the gateway keeps it.
     expect(job.event.originalTimestamp).toEqual(expect.any(String));
   }
-  expect(jobs[1].event).toMatchObject({ userId: 'user-9', event: 'Plan Upgraded', properties: { to: 'enterprise' } });
+  expect(jobs[1].event).toMatchObject({
+    userId: 'user-9',
+    event: 'Plan Upgraded',
+    properties: { to: 'enterprise' },
+  });
   expect(jobs[2].event.properties).toMatchObject({ url: 'https://example.com/docs' });
 });
 
 test('120 events from analytics-node arrive complete and in per-user order', async () => {
-  const analytics = new Analytics({ writeKey: WRITE_KEY, host: sluice.url, flushAt: 50, flushInterval: 50 });
-  for (let i = 0; i < 120; i++) analytics.track({ userId: `u-${i % 7}`, event: 'Bulk', properties: { i } });
+  const analytics = new Analytics({
+    writeKey: WRITE_KEY,
+    host: sluice.url,
+    flushAt: 50,
+    flushInterval: 50,
+  });
+  for (let i = 0; i < 120; i++)
+    analytics.track({ userId: `u-${i % 7}`, event: 'Bulk', properties: { i } });
   await analytics.closeAndFlush({ timeout: 10_000 });
   const jobs = await storedJobs(database.pool);
   expect(jobs).toHaveLength(120);
   // Per user, the events stay in the order they were tracked.
   for (let user = 0; user < 7; user++) {
-    const sequence = jobs.filter((job) => job.event.userId === `u-${user}`).map((job) => job.event.properties?.i as number);
+    const sequence = jobs
+      .filter((job) => job.event.userId === `u-${user}`)
+      .map((job) => job.event.properties?.i as number);
     expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
   }
 });

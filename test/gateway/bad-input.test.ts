@@ -78,8 +78,12 @@ describe('size limits', () => {
   });
 
   test('inside a batch, an event over 32 KB is rejected and the others are stored', async () => {
-    const ok = JSON.parse(sized(MAX_EVENT, { type: 'track', userId: 'u1', event: 'Fits', messageId: 'm-fits' }));
-    const big = JSON.parse(sized(MAX_EVENT + 1, { type: 'track', userId: 'u1', event: 'Big', messageId: 'm-big' }));
+    const ok = JSON.parse(
+      sized(MAX_EVENT, { type: 'track', userId: 'u1', event: 'Fits', messageId: 'm-fits' }),
+    );
+    const big = JSON.parse(
+      sized(MAX_EVENT + 1, { type: 'track', userId: 'u1', event: 'Big', messageId: 'm-big' }),
+    );
     const response = await post('/v1/batch', JSON.stringify({ batch: [ok, big] }));
     expect(response.status).toBe(200);
     expect(response.body.rejected).toEqual([
@@ -89,27 +93,42 @@ describe('size limits', () => {
   });
 
   test('a batch with more events than the limit gets 413', async () => {
-    const batch = Array.from({ length: 2501 }, (_, i) => ({ type: 'track', userId: 'u', event: 'e', messageId: `${i}` }));
+    const batch = Array.from({ length: 2501 }, (_, i) => ({
+      type: 'track',
+      userId: 'u',
+      event: 'e',
+      messageId: `${i}`,
+    }));
     const response = await post('/v1/batch', JSON.stringify({ batch }));
     expect(response.status).toBe(413);
     expect(response.body.code).toBe('SLUICE_E_TOO_MANY_EVENTS');
   });
 
   test('a huge body is refused without reading it all (Content-Length)', async () => {
-    const response = await rawPost('/v1/batch', { 'content-length': String(50 * 1024 * 1024) }, 'x'.repeat(1000));
+    const response = await rawPost(
+      '/v1/batch',
+      { 'content-length': String(50 * 1024 * 1024) },
+      'x'.repeat(1000),
+    );
     expect(response.status).toBe(413);
     expect(JSON.parse(response.body).code).toBe('SLUICE_E_BODY_TOO_LARGE');
   });
 
   test('a huge chunked body is cut off at the limit', async () => {
-    const response = await rawPost('/v1/batch', { 'transfer-encoding': 'chunked' }, 'x'.repeat(2 * MAX_BATCH));
+    const response = await rawPost(
+      '/v1/batch',
+      { 'transfer-encoding': 'chunked' },
+      'x'.repeat(2 * MAX_BATCH),
+    );
     expect(response.status).toBe(413);
   });
 });
 
 describe('gzip', () => {
   test('a gzip body is decompressed', async () => {
-    const body = zlib.gzipSync(JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'Zipped' }] }));
+    const body = zlib.gzipSync(
+      JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'Zipped' }] }),
+    );
     await post('/v1/batch', body, { 'Content-Encoding': 'gzip' }).expect(200);
     expect((await storedEvents(database.pool))[0].event).toBe('Zipped');
   });
@@ -129,7 +148,9 @@ describe('gzip', () => {
   });
 
   test('a corrupt gzip body gets 400', async () => {
-    const response = await post('/v1/batch', Buffer.from('definitely not gzip'), { 'Content-Encoding': 'gzip' });
+    const response = await post('/v1/batch', Buffer.from('definitely not gzip'), {
+      'Content-Encoding': 'gzip',
+    });
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('SLUICE_E_INVALID_GZIP');
   });
@@ -147,7 +168,11 @@ describe('malformed bodies', () => {
     ['an empty body', '', 'SLUICE_E_INVALID_JSON'],
     ['a JSON array', '[1,2]', 'SLUICE_E_INVALID_EVENT'],
     ['a JSON string', '"hello"', 'SLUICE_E_INVALID_EVENT'],
-    ['deeply nested JSON', `{"userId":"u","event":"e","properties":${'['.repeat(5000)}${']'.repeat(5000)}}`, 'SLUICE_E_TOO_DEEP'],
+    [
+      'deeply nested JSON',
+      `{"userId":"u","event":"e","properties":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+      'SLUICE_E_TOO_DEEP',
+    ],
   ])('%s gets 400', async (_name, body, code) => {
     const response = await post('/v1/track', body);
     expect(response.status).toBe(400);
@@ -156,7 +181,11 @@ describe('malformed bodies', () => {
   });
 
   test('invalid UTF-8 gets 400', async () => {
-    const body = Buffer.concat([Buffer.from('{"userId":"u1","event":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"userId":"u1","event":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
     const response = await post('/v1/track', body);
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('SLUICE_E_INVALID_UTF8');
@@ -165,18 +194,40 @@ describe('malformed bodies', () => {
   test('JSON nested up to the limit is accepted', async () => {
     let nested: unknown = 1;
     for (let i = 0; i < 60; i++) nested = { n: nested };
-    await post('/v1/track', JSON.stringify({ userId: 'u', event: 'e', properties: nested })).expect(200);
+    await post('/v1/track', JSON.stringify({ userId: 'u', event: 'e', properties: nested })).expect(
+      200,
+    );
   });
 
   test.each([
     ['a track without event', { userId: 'u1' }, /"event"/],
     ['a track without any identity', { event: 'E' }, /"userId" or "anonymousId"/],
     ['a userId that is an object', { userId: { id: 1 }, event: 'E' }, /"userId" must be a string/],
-    ['properties that are a string', { userId: 'u1', event: 'E', properties: 'x' }, /"properties" must be an object/],
-    ['a context that is an array', { userId: 'u1', event: 'E', context: [] }, /"context" must be an object/],
-    ['a timestamp that is not a date', { userId: 'u1', event: 'E', timestamp: 'yesterday' }, /"timestamp"/],
-    ['a messageId over 100 characters', { userId: 'u1', event: 'E', messageId: 'm'.repeat(101) }, /100 characters/],
-    ['a messageId with control characters', { userId: 'u1', event: 'E', messageId: 'a\u0000b' }, /printable/],
+    [
+      'properties that are a string',
+      { userId: 'u1', event: 'E', properties: 'x' },
+      /"properties" must be an object/,
+    ],
+    [
+      'a context that is an array',
+      { userId: 'u1', event: 'E', context: [] },
+      /"context" must be an object/,
+    ],
+    [
+      'a timestamp that is not a date',
+      { userId: 'u1', event: 'E', timestamp: 'yesterday' },
+      /"timestamp"/,
+    ],
+    [
+      'a messageId over 100 characters',
+      { userId: 'u1', event: 'E', messageId: 'm'.repeat(101) },
+      /100 characters/,
+    ],
+    [
+      'a messageId with control characters',
+      { userId: 'u1', event: 'E', messageId: 'a\u0000b' },
+      /printable/,
+    ],
   ])('%s gets 400 naming the field', async (_name, body, message) => {
     const response = await post('/v1/track', JSON.stringify(body));
     expect(response.status).toBe(400);
@@ -247,7 +298,10 @@ function rawPost(
     const url = new URL(path, sluice.url);
     const call = http.request(
       url,
-      { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json', ...headers } },
+      {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json', ...headers },
+      },
       (response) => {
         let text = '';
         response.on('data', (chunk) => (text += chunk));

@@ -32,7 +32,10 @@ beforeEach(async () => {
 });
 
 const track = (key: string, body: Record<string, unknown>) =>
-  request(sluice.url).post('/v1/track').auth(key, '').send({ userId: 'u1', event: 'E', ...body });
+  request(sluice.url)
+    .post('/v1/track')
+    .auth(key, '')
+    .send({ userId: 'u1', event: 'E', ...body });
 
 describe('deduplication', () => {
   test('a retried messageId is stored once, and the retry still gets 200', async () => {
@@ -41,19 +44,30 @@ describe('deduplication', () => {
     await request(sluice.url)
       .post('/v1/batch')
       .auth(WRITE_KEY, '')
-      .send({ batch: [{ type: 'track', userId: 'u1', event: 'E', messageId: 'm-1' }, { type: 'track', userId: 'u1', event: 'E', messageId: 'm-2' }] })
+      .send({
+        batch: [
+          { type: 'track', userId: 'u1', event: 'E', messageId: 'm-1' },
+          { type: 'track', userId: 'u1', event: 'E', messageId: 'm-2' },
+        ],
+      })
       .expect(200);
     expect((await storedJobs(database.pool)).map((job) => job.messageId)).toEqual(['m-1', 'm-2']);
   });
 
   test('the same messageId twice in one batch is stored once', async () => {
     const event = { type: 'track', userId: 'u1', event: 'E', messageId: 'same' };
-    await request(sluice.url).post('/v1/batch').auth(WRITE_KEY, '').send({ batch: [event, event] }).expect(200);
+    await request(sluice.url)
+      .post('/v1/batch')
+      .auth(WRITE_KEY, '')
+      .send({ batch: [event, event] })
+      .expect(200);
     expect(await storedJobs(database.pool)).toHaveLength(1);
   });
 
   test('concurrent retries of one messageId store it once', async () => {
-    await Promise.all(Array.from({ length: 20 }, () => track(WRITE_KEY, { messageId: 'racing' }).expect(200)));
+    await Promise.all(
+      Array.from({ length: 20 }, () => track(WRITE_KEY, { messageId: 'racing' }).expect(200)),
+    );
     expect(await storedJobs(database.pool)).toHaveLength(1);
   });
 
@@ -65,7 +79,9 @@ describe('deduplication', () => {
 
   test('messageIds older than the window are forgotten', async () => {
     await track(WRITE_KEY, { messageId: 'old' }).expect(200);
-    await database.pool.query(`UPDATE ingest_message_ids SET received_at = now() - interval '25 hours'`);
+    await database.pool.query(
+      `UPDATE ingest_message_ids SET received_at = now() - interval '25 hours'`,
+    );
     const expired = await expireMessageIds(database.pool, 24);
     expect(expired).toBe(1);
     await track(WRITE_KEY, { messageId: 'old' }).expect(200);
@@ -77,7 +93,9 @@ describe('group commit', () => {
   test('200 concurrent requests are all stored, in fewer writes than requests', async () => {
     const before = await writeCount();
     await Promise.all(
-      Array.from({ length: 200 }, (_, i) => track(WRITE_KEY, { userId: `user-${i}`, messageId: `gc-${i}` }).expect(200)),
+      Array.from({ length: 200 }, (_, i) =>
+        track(WRITE_KEY, { userId: `user-${i}`, messageId: `gc-${i}` }).expect(200),
+      ),
     );
     const jobs = await storedJobs(database.pool);
     expect(jobs).toHaveLength(200);
@@ -94,7 +112,10 @@ describe('group commit', () => {
 
   async function writeCount(): Promise<number> {
     const metric = await sluice.metrics.ingestWriteRows.get();
-    return metric.values.find((value) => value.metricName === 'sluice_ingest_write_rows_count')?.value ?? 0;
+    return (
+      metric.values.find((value) => value.metricName === 'sluice_ingest_write_rows_count')?.value ??
+      0
+    );
   }
 });
 
@@ -106,7 +127,10 @@ describe('privacy settings', () => {
     expect(event.context?.ip).toBe('198.51.100.0');
   });
 
-  test.each([['DNT', '1'], ['Sec-GPC', '1']])('%s: 1 is answered 200 and nothing is stored', async (header, value) => {
+  test.each([
+    ['DNT', '1'],
+    ['Sec-GPC', '1'],
+  ])('%s: 1 is answered 200 and nothing is stored', async (header, value) => {
     await track('private-write-key', {}).set(header, value).expect(200, { success: true });
     expect(await storedJobs(database.pool)).toHaveLength(0);
   });
@@ -128,7 +152,9 @@ describe('rate limits', () => {
       request(sluice.url)
         .post('/v1/batch')
         .auth('limited-write-key', '')
-        .send({ batch: Array.from({ length: n }, () => ({ type: 'track', userId: 'u', event: 'E' })) });
+        .send({
+          batch: Array.from({ length: n }, () => ({ type: 'track', userId: 'u', event: 'E' })),
+        });
     await batch(10).expect(200);
     const limited = await batch(5);
     expect(limited.status).toBe(429);
@@ -150,7 +176,9 @@ describe('CORS', () => {
     expect(response.status).toBe(204);
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
     expect(response.headers['access-control-allow-credentials']).toBe('true');
-    expect(response.headers['access-control-allow-headers']).toBe('authorization,content-type,x-retry-count');
+    expect(response.headers['access-control-allow-headers']).toBe(
+      'authorization,content-type,x-retry-count',
+    );
     expect(Number(response.headers['access-control-max-age'])).toBeGreaterThanOrEqual(3600);
   });
 
@@ -164,9 +192,16 @@ describe('CORS', () => {
 describe('SDK configuration endpoints', () => {
   test('Segment settings point the SDK back at this Sluice, with metrics off', async () => {
     for (const path of [`/v1/projects/${WRITE_KEY}/settings`, `/projects/${WRITE_KEY}/settings`]) {
-      const response = await request(sluice.url).get(path).set('Origin', 'https://shop.example').expect(200);
+      const response = await request(sluice.url)
+        .get(path)
+        .set('Origin', 'https://shop.example')
+        .expect(200);
       const host = new URL(sluice.url).host;
-      expect(response.body.integrations['Segment.io']).toMatchObject({ apiKey: WRITE_KEY, apiHost: `${host}/v1`, protocol: 'http' });
+      expect(response.body.integrations['Segment.io']).toMatchObject({
+        apiKey: WRITE_KEY,
+        apiHost: `${host}/v1`,
+        protocol: 'http',
+      });
       expect(Object.keys(response.body.integrations)).toEqual(['Segment.io']);
       expect(response.body.metrics.sampleRate).toBe(0);
       expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
@@ -187,15 +222,24 @@ describe('SDK configuration endpoints', () => {
   });
 
   test('RudderStack sourceConfig, by query or Basic auth', async () => {
-    const byQuery = await request(sluice.url).get(`/sourceConfig/?p=npm&v=3.0.0&writeKey=${WRITE_KEY}`).expect(200);
-    expect(byQuery.body.source).toMatchObject({ id: 'web', writeKey: WRITE_KEY, enabled: true, destinations: [] });
+    const byQuery = await request(sluice.url)
+      .get(`/sourceConfig/?p=npm&v=3.0.0&writeKey=${WRITE_KEY}`)
+      .expect(200);
+    expect(byQuery.body.source).toMatchObject({
+      id: 'web',
+      writeKey: WRITE_KEY,
+      enabled: true,
+      destinations: [],
+    });
     const byAuth = await request(sluice.url).get('/sourceConfig').auth(WRITE_KEY, '').expect(200);
     expect(byAuth.body.source.id).toBe('web');
     await request(sluice.url).get('/sourceConfig?writeKey=nope').expect(401);
   });
 
   test('analytics.js is served with the write key and this host filled in', async () => {
-    const response = await request(sluice.url).get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`).expect(200);
+    const response = await request(sluice.url)
+      .get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`)
+      .expect(200);
     expect(response.headers['content-type']).toMatch(/javascript/);
     expect(response.text).toContain(`"${WRITE_KEY}"`);
     expect(response.text).not.toContain('__WRITE_KEY__');
@@ -204,7 +248,9 @@ describe('SDK configuration endpoints', () => {
   });
 
   test('analytics.js chunks are served; paths outside the bundle folder are not', async () => {
-    const folder = require.resolve('@segment/analytics-next/package.json').replace('package.json', 'dist/umd');
+    const folder = require
+      .resolve('@segment/analytics-next/package.json')
+      .replace('package.json', 'dist/umd');
     const name = readdirSync(folder).find((file) => /\.bundle\.[0-9a-f]+\.js$/.test(file))!;
     expect(name).toBeDefined();
     await request(sluice.url).get(`/analytics-next/bundles/${name}`).expect(200);

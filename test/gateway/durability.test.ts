@@ -76,7 +76,11 @@ test('a graceful stop under load answers or finishes every request; a restart se
   await expectAllStored(traffic.acknowledged);
 
   sluice = await startTestSluice(database);
-  await request(sluice.url).post('/v1/track').auth(WRITE_KEY, '').send({ userId: 'u', event: 'After restart' }).expect(200);
+  await request(sluice.url)
+    .post('/v1/track')
+    .auth(WRITE_KEY, '')
+    .send({ userId: 'u', event: 'After restart' })
+    .expect(200);
   await sluice.stop();
   const jobs = await storedJobs(database.pool);
   expect(jobs.at(-1)?.event.event).toBe('After restart');
@@ -106,7 +110,7 @@ describe('the sluice process', () => {
     url = await start();
     await eventually(() => expect(traffic.acknowledged.size).toBeGreaterThan(before + 100));
     await traffic.stop();
-    child!.kill("SIGTERM");
+    child!.kill('SIGTERM');
     const code = await new Promise((resolve) => child!.once('exit', resolve));
     expect(code).toBe(0);
     await expectAllStored(traffic.acknowledged);
@@ -117,7 +121,8 @@ test('with the database down the gateway answers 503 with Retry-After, and recov
   const sluice = await startTestSluice(database);
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
-  const send = () => request(sluice.url).post('/v1/track').auth(WRITE_KEY, '').send({ userId: 'u', event: 'E' });
+  const send = () =>
+    request(sluice.url).post('/v1/track').auth(WRITE_KEY, '').send({ userId: 'u', event: 'E' });
   try {
     await admin.query(`ALTER DATABASE ${database.name} ALLOW_CONNECTIONS false`);
     await admin.query(
@@ -147,7 +152,10 @@ function startProcess(env: Record<string, string>): { child: ChildProcess; url: 
   const child = spawn(
     process.execPath,
     ['--no-node-snapshot', path.resolve(__dirname, '../../dist/src/cli/main.js'), 'start'],
-    { env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const url = new Promise<string>((resolve, reject) => {
     let output = '';

@@ -41,7 +41,12 @@ describe('timestamps', () => {
   });
 
   test('without sentAt the client timestamp is kept', () => {
-    const event = normalize({ type: 'track', userId: 'u', event: 'E', timestamp: '2024-05-01T11:00:00+02:00' });
+    const event = normalize({
+      type: 'track',
+      userId: 'u',
+      event: 'E',
+      timestamp: '2024-05-01T11:00:00+02:00',
+    });
     expect(event.timestamp).toBe('2024-05-01T09:00:00.000Z');
     expect(event.originalTimestamp).toBe('2024-05-01T09:00:00.000Z');
     expect(event).not.toHaveProperty('sentAt');
@@ -66,7 +71,13 @@ describe('timestamps', () => {
 
   test('an event sentAt wins over the batch sentAt', () => {
     const event = normalize(
-      { type: 'track', userId: 'u', event: 'E', timestamp: '2024-05-01T12:00:00.000Z', sentAt: '2024-05-01T12:00:01.000Z' },
+      {
+        type: 'track',
+        userId: 'u',
+        event: 'E',
+        timestamp: '2024-05-01T12:00:00.000Z',
+        sentAt: '2024-05-01T12:00:01.000Z',
+      },
       { batchSentAt: '2024-05-01T12:00:09.000Z' },
     );
     expect(event.timestamp).toBe('2024-05-01T12:00:09.000Z');
@@ -101,16 +112,24 @@ describe('batch-level context and integrations', () => {
 describe('context.ip', () => {
   test('is filled from the request when absent or null', () => {
     expect(normalize({ type: 'page', userId: 'u' }).context?.ip).toBe('203.0.113.7');
-    expect(normalize({ type: 'page', userId: 'u', context: { ip: null } }).context?.ip).toBe('203.0.113.7');
+    expect(normalize({ type: 'page', userId: 'u', context: { ip: null } }).context?.ip).toBe(
+      '203.0.113.7',
+    );
   });
   test('is kept when the client set it', () => {
-    expect(normalize({ type: 'page', userId: 'u', context: { ip: '198.51.100.1' } }).context?.ip).toBe('198.51.100.1');
+    expect(
+      normalize({ type: 'page', userId: 'u', context: { ip: '198.51.100.1' } }).context?.ip,
+    ).toBe('198.51.100.1');
   });
   test('is anonymized when the source asks for it, whoever set it', () => {
-    expect(normalize({ type: 'page', userId: 'u' }, { anonymizeIp: true }).context?.ip).toBe('203.0.113.0');
+    expect(normalize({ type: 'page', userId: 'u' }, { anonymizeIp: true }).context?.ip).toBe(
+      '203.0.113.0',
+    );
     expect(
-      normalize({ type: 'page', userId: 'u', context: { ip: '2001:db8:abcd:12:1:2:3:4' } }, { anonymizeIp: true })
-        .context?.ip,
+      normalize(
+        { type: 'page', userId: 'u', context: { ip: '2001:db8:abcd:12:1:2:3:4' } },
+        { anonymizeIp: true },
+      ).context?.ip,
     ).toBe('2001:db8:abcd::');
   });
 });
@@ -136,10 +155,14 @@ describe('ip helpers', () => {
 describe('identity and fields', () => {
   test('a messageId is added when missing and kept when given', () => {
     expect(normalize({ type: 'page', userId: 'u' }).messageId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(normalize({ type: 'page', userId: 'u', messageId: 'ajs-next-1' }).messageId).toBe('ajs-next-1');
+    expect(normalize({ type: 'page', userId: 'u', messageId: 'ajs-next-1' }).messageId).toBe(
+      'ajs-next-1',
+    );
   });
   test('the write key never reaches storage', () => {
-    expect(normalize({ type: 'page', userId: 'u', writeKey: 'secret' })).not.toHaveProperty('writeKey');
+    expect(normalize({ type: 'page', userId: 'u', writeKey: 'secret' })).not.toHaveProperty(
+      'writeKey',
+    );
   });
   test('a group with only groupId is accepted (analytics-node can send it)', () => {
     expect(normalize({ type: 'group', groupId: 'g1' }).groupId).toBe('g1');

