@@ -45,12 +45,14 @@ CREATE TABLE ingest_cursors (
 );
 INSERT INTO ingest_cursors (partition) SELECT generate_series(0, 63);
 
--- messageIds seen per source, for deduplicating SDK retries within the dedup window.
+-- messageIds seen per source, for deduplicating SDK retries within the dedup window: the processor
+-- records each event's key here in the transaction that hands it on, and drops an event whose key
+-- is already present. (Checking at the gateway instead costs a third of its throughput.) The key is
+-- md5(source_id, 0x1f, message_id) as a uuid: a fixed 16 bytes, cheaper to index and compare than
+-- the text pair, and collision-free in practice.
 CREATE TABLE ingest_message_ids (
-  source_id text NOT NULL,
-  message_id text NOT NULL,
-  received_at timestamptz NOT NULL,
-  PRIMARY KEY (source_id, message_id)
+  key uuid PRIMARY KEY,
+  received_at timestamptz NOT NULL
 );
 -- BRIN: rows arrive in time order, so expiry finds old rows without a btree on every insert.
 CREATE INDEX ingest_message_ids_received_at ON ingest_message_ids USING brin (received_at);

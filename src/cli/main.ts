@@ -1,8 +1,9 @@
 /**
  * The `sluice` command line:
- *   sluice start [--roles gateway,processor,router,warehouse] [--workspace FILE] [--port N]
+ *   sluice start [--roles ...] [--workspace FILE] [--port N] [--workers N]
  *   sluice migrate
  */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadSettings, parseRoles, type Settings } from '../config/settings';
 import { createDatabase } from '../db/database';
@@ -10,10 +11,11 @@ import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate } from '../db/migrate';
 import { SluiceError } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { isClusterWorker, runClusterPrimary } from './cluster';
 import { startSluice } from './sluice-app';
 
 const USAGE = `Usage:
-  sluice start [--roles gateway,processor,router,warehouse] [--workspace FILE] [--port N]
+  sluice start [--roles gateway,processor,router,warehouse] [--workspace FILE] [--port N] [--workers N]
   sluice migrate
 
 Environment: DATABASE_URL (embedded PostgreSQL when unset), PORT, SLUICE_WORKSPACE,
@@ -27,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
       roles: { type: 'string' },
       workspace: { type: 'string' },
       port: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -43,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
         : undefined,
     workspaceFile: typeof values.workspace === 'string' ? values.workspace : undefined,
     port: typeof values.port === 'string' ? Number(values.port) : undefined,
+    workers: typeof values.workers === 'string' ? Number(values.workers) : undefined,
   });
   const logger = createLogger(settings.logLevel);
   switch (command) {
@@ -57,9 +61,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function runStart(settings: Settings, logger: Logger): Promise<number> {
+  if (settings.workers > 1 && !isClusterWorker()) {
+    return runClusterPrimary(settings, settings.workers, logger);
+  }
   const sluice = await startSluice(settings, logger);
   const source = sluice.workspace.current.sources.find((s) => s.enabled);
-  if (source) {
+  if (source && (cluster.worker?.id ?? 1) === 1) {
     logger.info(
       `send a first event: curl -u '${source.writeKey}:' -d '{"userId":"user-1","event":"Hello Sluice"}' ${sluice.url}/v1/track`,
     );
@@ -73,6 +80,8 @@ async function runStart(settings: Settings, logger: Logger): Promise<number> {
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   });
   await sluice.stop();
+  // A cluster worker's channel to the primary would keep it alive.
+  cluster.worker?.disconnect();
   return 0;
 }
 

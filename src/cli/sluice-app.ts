@@ -11,8 +11,11 @@ import { WorkspaceStore } from '../config/workspace-store';
 import { createDatabase, type Database } from '../db/database';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded-postgres';
 import { migrate } from '../db/migrate';
-import { createIngestRoutes } from '../gateway/ingest-routes';
-import { createHttpApp } from '../http/app';
+import { compileTrust } from '../gateway/client-ip';
+import { Collector } from '../gateway/collector';
+import { createIngestEndpoints, type EndpointHandler } from '../gateway/ingest-endpoints';
+import { createSdkRoutes } from '../gateway/sdk-routes';
+import { createHttpHandler } from '../http/app';
 import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics';
 import { IngestMaintenance } from '../queue/ingest-maintenance';
@@ -81,6 +84,7 @@ async function start(
   const metrics = createMetrics();
   const roles = new Set(settings.roles);
   const routers: Router[] = [];
+  let endpoints = new Map<string, EndpointHandler>();
   let shuttingDown = false;
 
   if (roles.has('gateway') || roles.has('processor')) {
@@ -95,7 +99,6 @@ async function start(
       maxDelayMs: settings.groupCommitDelayMs,
       maxRows: settings.groupCommitMaxRows,
       maxConcurrent: settings.groupCommitMaxConcurrent,
-      dedup: settings.dedupWindowHours > 0,
       onWrite: (rows, stored, ms) => {
         metrics.ingestWriteRows.observe(rows);
         metrics.ingestWriteSeconds.observe(ms / 1000);
@@ -104,21 +107,25 @@ async function start(
     });
     // Stopped after the HTTP server: requests still in flight may add rows until then.
     stack.push({ name: 'ingest queue', stop: () => ingest.drain() });
+    const collector = new Collector({
+      settings,
+      workspace: () => workspace.current,
+      ingest,
+      metrics,
+      logger,
+    });
+    const trust = compileTrust(settings.trustProxy);
+    endpoints = createIngestEndpoints(collector, settings, trust);
     routers.push(
-      createIngestRoutes({
-        settings,
-        workspace: () => workspace.current,
-        ingest,
-        metrics,
-        logger,
-      }),
+      createSdkRoutes({ collector, settings, workspace: () => workspace.current, trust, logger }),
     );
   }
 
-  const app = createHttpApp({
+  const handler = createHttpHandler({
     trustProxy: settings.trustProxy,
     logger,
     metrics,
+    endpoints,
     routers,
     isShuttingDown: () => shuttingDown,
     isReady: async () => {
@@ -126,7 +133,7 @@ async function start(
       return true;
     },
   });
-  const server = http.createServer(app);
+  const server = http.createServer(handler);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -40,6 +40,8 @@ const SettingsSchema = z.object({
     .array(z.enum(ROLES))
     .min(1)
     .default([...ROLES]),
+  /** Processes `sluice start` runs on this machine (see src/cli/cluster.ts). */
+  workers: int(1).max(256).default(1),
 });
 
 export type Settings = Readonly<z.infer<typeof SettingsSchema>>;
@@ -65,6 +67,7 @@ const ENV_NAMES: Record<string, keyof z.input<typeof SettingsSchema>> = {
   SLUICE_ADMIN_TOKEN: 'adminToken',
   SLUICE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   SLUICE_ROLES: 'roles',
+  SLUICE_WORKERS: 'workers',
 };
 
 /**

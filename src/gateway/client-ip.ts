@@ -1,5 +1,7 @@
-/** Client addresses for `context.ip`: unmapping IPv4-in-IPv6 and optional anonymization. */
+/** Client addresses for `context.ip`: proxy headers, IPv4-in-IPv6 unmapping, anonymization. */
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
+import proxyaddr from 'proxy-addr';
 
 /** `::ffff:1.2.3.4` (how a dual-stack socket reports IPv4 clients) becomes `1.2.3.4`. */
 export function plainIp(address: string): string {
@@ -57,4 +59,24 @@ function compressIPv6(groups: number[]): string {
   const hex = groups.map((group) => group.toString(16));
   if (bestLength < 2) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+/** Express-style `trust proxy` setting, compiled once: which hops may set X-Forwarded-For. */
+export function compileTrust(setting: string): (address: string, hop: number) => boolean {
+  if (setting === 'true') return () => true;
+  if (setting === 'false') return () => false;
+  if (/^\d+$/.test(setting)) {
+    const hops = Number(setting);
+    return (_address, hop) => hop < hops;
+  }
+  return proxyaddr.compile(setting.split(',').map((part) => part.trim()));
+}
+
+/** The client's address, honouring X-Forwarded-For from trusted proxies, IPv4 unmapped. */
+export function clientAddress(
+  request: IncomingMessage,
+  trust: (address: string, hop: number) => boolean,
+): string | undefined {
+  if (!request.socket.remoteAddress) return undefined;
+  return plainIp(proxyaddr(request, trust));
 }

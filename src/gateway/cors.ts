@@ -3,23 +3,27 @@
  * preflight asks for (a `*` would not cover Authorization, which analytics-next sends), and let
  * browsers cache the preflight for a day.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export function cors(request: Request, response: Response, next: NextFunction): void {
+/** Headers every response to a cross-origin request carries. */
+export function applyCorsHeaders(request: IncomingMessage, response: ServerResponse): void {
   const origin = request.headers.origin;
-  if (origin) {
-    response.setHeader('Access-Control-Allow-Origin', origin);
-    response.setHeader('Access-Control-Allow-Credentials', 'true');
-    response.setHeader('Vary', 'Origin');
-  }
-  if (request.method !== 'OPTIONS') return next();
+  if (!origin) return;
+  response.setHeader('Access-Control-Allow-Origin', origin);
+  response.setHeader('Access-Control-Allow-Credentials', 'true');
+  response.setHeader('Vary', 'Origin');
+}
+
+/** Answers a preflight (OPTIONS) request. */
+export function answerPreflight(request: IncomingMessage, response: ServerResponse): void {
+  applyCorsHeaders(request, response);
   response.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, OPTIONS');
   const requested = request.headers['access-control-request-headers'];
   response.setHeader(
     'Access-Control-Allow-Headers',
     requested ?? 'Authorization, Content-Type, Content-Encoding, X-Retry-Count',
   );
-  if (requested) response.vary('Access-Control-Request-Headers');
+  if (requested) response.setHeader('Vary', 'Origin, Access-Control-Request-Headers');
   response.setHeader('Access-Control-Max-Age', '86400');
-  response.status(204).end();
+  response.writeHead(204).end();
 }

@@ -12,6 +12,7 @@ import { anonymizeIp } from './client-ip';
 /** What a request contributes to each of its events. */
 export interface RequestContext {
   receivedAt: Date;
+  receivedAtIso: string;
   /** The client address, already unmapped from IPv4-in-IPv6. */
   ip: string | undefined;
   anonymizeIp: boolean;
@@ -20,7 +21,8 @@ export interface RequestContext {
   /** Batch-level fields, merged into every item. */
   batchContext?: Record<string, unknown>;
   batchIntegrations?: Record<string, unknown>;
-  batchSentAt?: unknown;
+  /** The batch-level sentAt, parsed once per request (see parseBatchSentAt). */
+  batchSentAt?: { ms: number; iso: string };
 }
 
 export type NormalizeResult =
@@ -32,9 +34,10 @@ const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
 
 export function normalizeEvent(input: unknown, request: RequestContext): NormalizeResult {
   if (!isPlainObject(input)) return invalid('the event must be a JSON object');
+  // The parsed message belongs to this request alone: normalize it in place.
+  const event = input;
   // Python and other SDKs send null for unset fields: null at the top level means absent.
-  const event: Record<string, unknown> = {};
-  for (const key in input) if (input[key] !== null) event[key] = input[key];
+  for (const key in event) if (event[key] === null) delete event[key];
   delete event.writeKey;
 
   const type = request.pathType ?? event.type;
@@ -120,27 +123,45 @@ function missingField(type: EventType, event: Record<string, unknown>): string |
 /**
  * receivedAt is the server clock; originalTimestamp the client's time of the call; timestamp
  * corrects the client clock: receivedAt - (sentAt - originalTimestamp). Returns an error message
- * for a timestamp that is present but not a date.
+ * for a timestamp that is present but not a date. Dates already in canonical form are reused as
+ * they are: formatting a date costs more than everything else here.
  */
 function correctTimestamps(
   event: Record<string, unknown>,
   request: RequestContext,
 ): Pick<SegmentEvent, 'receivedAt' | 'originalTimestamp' | 'timestamp' | 'sentAt'> | string {
-  const receivedAt = request.receivedAt.getTime();
-  const original = parseTime(event.timestamp ?? event.originalTimestamp);
-  if (Number.isNaN(original)) return '"timestamp" must be an ISO-8601 date';
-  const sent = parseTime(event.sentAt ?? request.batchSentAt);
+  const original = event.timestamp ?? event.originalTimestamp;
+  const originalMs = parseTime(original);
+  if (Number.isNaN(originalMs)) return '"timestamp" must be an ISO-8601 date';
+  const sent =
+    event.sentAt !== undefined ? parseTime(event.sentAt) : (request.batchSentAt?.ms ?? undefined);
   if (Number.isNaN(sent)) return '"sentAt" must be an ISO-8601 date';
-  const originalTimestamp = original ?? receivedAt;
-  const timestamp =
-    sent === undefined ? originalTimestamp : receivedAt - (sent - originalTimestamp);
+  const receivedAt = request.receivedAt.getTime();
+  const originalTimestamp =
+    originalMs === undefined ? request.receivedAtIso : (canonical(original) ?? toIso(originalMs));
+  let timestamp: string;
+  if (sent === undefined || originalMs === undefined) timestamp = originalTimestamp;
+  else if (sent === originalMs) timestamp = request.receivedAtIso;
+  else timestamp = toIso(receivedAt - (sent - originalMs));
   const times: ReturnType<typeof correctTimestamps> = {
-    receivedAt: request.receivedAt.toISOString(),
-    originalTimestamp: new Date(originalTimestamp).toISOString(),
-    timestamp: toIso(timestamp),
+    receivedAt: request.receivedAtIso,
+    originalTimestamp,
+    timestamp,
   };
-  if (sent !== undefined) times.sentAt = new Date(sent).toISOString();
+  if (sent !== undefined) {
+    times.sentAt =
+      event.sentAt === undefined
+        ? request.batchSentAt!.iso
+        : (canonical(event.sentAt) ?? toIso(sent));
+  }
   return times;
+}
+
+/** Parses a batch-level sentAt once per request; undefined when absent or not a date. */
+export function parseBatchSentAt(value: unknown): RequestContext['batchSentAt'] {
+  const ms = parseTime(value);
+  if (ms === undefined || Number.isNaN(ms)) return undefined;
+  return { ms, iso: canonical(value) ?? toIso(ms) };
 }
 
 /** Milliseconds since the epoch; undefined when absent, NaN when not a date. */
@@ -150,6 +171,13 @@ function parseTime(value: unknown): number | undefined {
   if (typeof value !== 'string') return NaN;
   const parsed = Date.parse(value);
   return Number.isNaN(parsed) || !Number.isFinite(new Date(parsed).getTime()) ? NaN : parsed;
+}
+
+const CANONICAL_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** The value itself when it is already a UTC ISO-8601 string with milliseconds. */
+function canonical(value: unknown): string | undefined {
+  return typeof value === 'string' && CANONICAL_DATE.test(value) ? value : undefined;
 }
 
 function toIso(ms: number): string {

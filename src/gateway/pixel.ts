@@ -14,11 +14,12 @@ export const PIXEL_GIF = Buffer.from(
 const RESERVED = new Set(['__proto__', 'prototype', 'constructor']);
 
 /** The event a pixel request describes. */
-export function pixelMessage(query: Record<string, unknown>): Record<string, unknown> {
-  if (typeof query.data === 'string') {
+export function pixelMessage(query: URLSearchParams): Record<string, unknown> {
+  const data = query.get('data');
+  if (data !== null) {
     let decoded: unknown;
     try {
-      decoded = JSON.parse(Buffer.from(query.data, 'base64').toString('utf8'));
+      decoded = JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
     } catch (error) {
       throw new SluiceError('SLUICE_E_INVALID_JSON', '"data" is not base64-encoded JSON', {
         cause: error,
@@ -30,8 +31,7 @@ export function pixelMessage(query: Record<string, unknown>): Record<string, unk
     return decoded;
   }
   const message: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(query)) {
-    if (typeof value !== 'string') continue;
+  for (const [key, value] of query) {
     const path = key.split('.');
     if (path.some((part) => part === '' || RESERVED.has(part))) continue;
     let target = message;

@@ -78,30 +78,3 @@ function collect(
 function tooLarge(limit: number): SluiceError {
   return new SluiceError('SLUICE_E_BODY_TOO_LARGE', `the limit is ${limit} bytes`);
 }
-
-/**
- * Parses JSON after checking that arrays and objects nest no deeper than `maxDepth`, so deeply
- * nested input never reaches code that recurses over events.
- */
-export function parseJson(text: string, maxDepth: number): unknown {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) {
-        throw new SluiceError('SLUICE_E_TOO_DEEP', `the limit is ${maxDepth} levels`);
-      }
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new SluiceError('SLUICE_E_INVALID_JSON', (error as Error).message, { cause: error });
-  }
-}

@@ -30,7 +30,6 @@ export function writeKeyFromBody(body: unknown): string | undefined {
   return undefined;
 }
 
-export function writeKeyFromQuery(query: unknown): string | undefined {
-  const value = (query as Record<string, unknown> | undefined)?.writeKey;
-  return typeof value === 'string' && value ? value : undefined;
+export function writeKeyFromQuery(query: URLSearchParams): string | undefined {
+  return query.get('writeKey') || undefined;
 }

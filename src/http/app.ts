@@ -1,13 +1,17 @@
 /**
- * The HTTP shell every Sluice process serves: health, readiness and metrics, CORS, JSON errors
- * from the error catalog, plus the routers of the roles this process runs (the collector, the
- * admin API).
+ * The HTTP front every Sluice process serves. The collector's POST paths are dispatched straight
+ * from a map (the hot path, no Express routing); everything else (health, readiness, metrics,
+ * SDK configuration, analytics.js, the admin API) goes through Express. Both answer errors from
+ * the error catalog as JSON, and both carry CORS headers.
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
-import { asSluiceError, SluiceError } from '../errors';
+import { SluiceError } from '../errors';
+import { answerPreflight, applyCorsHeaders } from '../gateway/cors';
+import type { EndpointHandler } from '../gateway/ingest-endpoints';
 import type { Metrics } from '../metrics';
-import { cors } from '../gateway/cors';
+import { sendError } from './respond';
 
 export interface HttpAppDeps {
   trustProxy: string;
@@ -16,27 +20,52 @@ export interface HttpAppDeps {
   /** Resolves true when the process can do its work (database reachable). */
   isReady: () => Promise<boolean>;
   isShuttingDown: () => boolean;
+  /** POST handlers by path (without trailing slash). */
+  endpoints: ReadonlyMap<string, EndpointHandler>;
   routers: Router[];
 }
 
-export function createHttpApp(deps: HttpAppDeps): express.Express {
+export function createHttpHandler(deps: HttpAppDeps): RequestListener {
+  const app = createExpressApp(deps);
+  const { endpoints, metrics, logger } = deps;
+  return (request, response) => {
+    if (deps.isShuttingDown()) response.setHeader('Connection', 'close');
+    const url = request.url ?? '/';
+    const queryAt = url.indexOf('?');
+    let path = queryAt === -1 ? url : url.slice(0, queryAt);
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    const endpoint = request.method === 'POST' ? endpoints.get(path) : undefined;
+    if (!endpoint) {
+      app(request, response);
+      return;
+    }
+    applyCorsHeaders(request, response);
+    const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+    endpoint(request, response, query)
+      .catch((error: unknown) => sendError(response, error, logger, path))
+      .finally(() =>
+        metrics.httpRequests.inc({ route: routeKind(path), status: response.statusCode }),
+      );
+  };
+}
+
+function createExpressApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', parseTrustProxy(deps.trustProxy));
 
   app.use((request, response, next) => {
-    // Clients should reconnect elsewhere once this process is going away.
-    if (deps.isShuttingDown()) response.set('Connection', 'close');
     response.on('finish', () => {
       deps.metrics.httpRequests.inc({
         route: routeKind(request.path),
         status: response.statusCode,
       });
     });
+    if (request.method === 'OPTIONS') return answerPreflight(request, response);
+    applyCorsHeaders(request, response);
     next();
   });
-  app.use(cors);
 
   app.get('/health', (_request, response) => {
     response.json({ status: 'ok' });
@@ -56,16 +85,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   });
   // Express recognises error handlers by their four parameters.
   app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
-    const sluiceError = asSluiceError(error);
-    if (sluiceError.status >= 500 && sluiceError.code !== 'SLUICE_E_DATABASE_UNAVAILABLE') {
-      deps.logger.error({ err: error, path: request.path }, 'request failed');
-    }
-    if (response.headersSent) return;
-    response.set(sluiceError.headers);
-    // The rest of an oversized or unreadable body is never read: close instead of draining it.
-    if (sluiceError.status === 413 || sluiceError.status === 415)
-      response.set('Connection', 'close');
-    response.status(sluiceError.status).json(sluiceError.toJSON());
+    sendError(response, error, deps.logger, request.path);
   });
   return app;
 }
@@ -74,7 +94,8 @@ function routeKind(path: string): string {
   if (path.startsWith('/admin')) return 'admin';
   if (path === '/health' || path === '/ready' || path === '/metrics') return path.slice(1);
   if (path.includes('/pixel')) return 'pixel';
-  if (/\/(batch|import|b)\/?$/.test(path)) return 'batch';
+  if (/\/(batch|import|b)$/.test(path)) return 'batch';
+  if (/^(\/v1)?\/[a-z]+$/.test(path)) return 'single';
   if (path.includes('analytics')) return 'analytics.js';
   return 'other';
 }

@@ -7,8 +7,6 @@ import { GroupCommit, type GroupCommitOptions } from './group-commit';
 import { insertIngestJobs, withoutRepeatedMessageIds, type IngestRow } from './insert-ingest-jobs';
 
 export interface IngestQueueOptions extends GroupCommitOptions {
-  /** Deduplicate messageIds per source (off when the dedup window is 0). */
-  dedup: boolean;
   onWrite?: (rows: number, stored: number, ms: number) => void;
 }
 
@@ -19,8 +17,8 @@ export class IngestQueue {
     this.#groupCommit = new GroupCommit<IngestRow>(async (rows) => {
       const started = performance.now();
       const unique = withoutRepeatedMessageIds(rows);
-      const stored = await insertIngestJobs(pool, unique, { dedup: options.dedup });
-      options.onWrite?.(rows.length, stored, performance.now() - started);
+      await insertIngestJobs(pool, unique);
+      options.onWrite?.(rows.length, unique.length, performance.now() - started);
     }, options);
   }
 

@@ -1,14 +1,15 @@
 /**
- * The gateway's one write: a group of events into the head segment of the ingest queue, with
- * messageId deduplication, in a single statement (so a single implicit transaction).
+ * The gateway's one write: a group of events into the head segment of the ingest queue, in a
+ * single statement (so a single implicit transaction).
  *
  * Columns travel as strings joined by the ASCII record separator and split by PostgreSQL's
  * string_to_array: JSON.stringify escapes every control character and messageIds are checked to
  * hold none, so the separator cannot occur inside a value, and no value is escaped twice. (A JSON
  * array would not do: PostgreSQL's JSON parser rejects \u0000 and lone surrogates, which
- * JSON.stringify emits and which are valid in an event.) The messageId insert and the job insert
- * share the statement: a messageId already seen for the source (an SDK retry) yields no job, and
- * concurrent writers of the same messageId serialize on its primary key.
+ * JSON.stringify emits and which are valid in an event.)
+ *
+ * Deduplication of SDK retries across requests happens when the processor hands events on (see
+ * ingest_message_ids); here only repeats within one write are dropped.
  */
 import type pg from 'pg';
 
@@ -33,44 +34,23 @@ const INPUT = `
     string_to_array($5, E'\\x1e')
   ) WITH ORDINALITY AS t(partition, source_id, message_id, received_at, payload, ord)`;
 
-const INSERT_WITH_DEDUP = `
-WITH input AS (${INPUT}),
-fresh AS (
-  INSERT INTO ingest_message_ids (source_id, message_id, received_at)
-  SELECT source_id, message_id, received_at FROM input
-  ON CONFLICT DO NOTHING
-  RETURNING source_id, message_id
-)
-INSERT INTO ingest_jobs (segment, partition, source_id, message_id, received_at, payload)
-SELECT (SELECT max(segment) FROM ingest_segments), i.partition, i.source_id, i.message_id, i.received_at, i.payload
-FROM input i JOIN fresh f USING (source_id, message_id)
-ORDER BY i.ord`;
-
-const INSERT_WITHOUT_DEDUP = `
+const INSERT = `
 INSERT INTO ingest_jobs (segment, partition, source_id, message_id, received_at, payload)
 SELECT (SELECT max(segment) FROM ingest_segments), partition, source_id, message_id, received_at, payload
 FROM (${INPUT}) input
 ORDER BY ord`;
 
-/**
- * Inserts rows in order; returns how many were new (not duplicates). Rows must not repeat a
- * (sourceId, messageId) pair: callers drop in-group repeats first.
- */
-export async function insertIngestJobs(
-  pool: pg.Pool,
-  rows: readonly IngestRow[],
-  options: { dedup: boolean },
-): Promise<number> {
+/** Inserts rows in the order given. */
+export async function insertIngestJobs(pool: pg.Pool, rows: readonly IngestRow[]): Promise<void> {
   const column = (value: (row: IngestRow) => string | number, separator = SEPARATOR) =>
     rows.map(value).join(separator);
-  const result = await pool.query(options.dedup ? INSERT_WITH_DEDUP : INSERT_WITHOUT_DEDUP, [
+  await pool.query(INSERT, [
     column((row) => row.partition, ','),
     column((row) => row.sourceId),
     column((row) => row.messageId),
     column((row) => row.receivedAt, ','),
     column((row) => row.payload),
   ]);
-  return result.rowCount ?? 0;
 }
 
 /** Drops rows whose (sourceId, messageId) already occurs earlier in the list. */

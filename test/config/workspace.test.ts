@@ -29,7 +29,12 @@ const parse = (text: string, env: NodeJS.ProcessEnv = { WEB_KEY: 'key-from-env' 
 
 test('a valid workspace parses with defaults, env values and a write-key index', () => {
   const workspace = parse(VALID);
-  expect(workspace.sources[0]).toMatchObject({ id: 'web', writeKey: 'key-from-env', enabled: true, anonymizeIp: false });
+  expect(workspace.sources[0]).toMatchObject({
+    id: 'web',
+    writeKey: 'key-from-env',
+    enabled: true,
+    anonymizeIp: false,
+  });
   expect(workspace.destinations[0].config).toEqual({ url: 'https://example.com/events' });
   expect(workspace.connections[0]).toMatchObject({ enabled: true, transformations: ['pii'] });
   expect(workspace.sourcesByWriteKey.get('key-from-env')?.id).toBe('web');
@@ -38,13 +43,43 @@ test('a valid workspace parses with defaults, env values and a write-key index',
 });
 
 test.each([
-  ['a missing env var', VALID, {}, /ws\.yaml: sources\[0\]\.writeKey: environment variable WEB_KEY is not set/],
+  [
+    'a missing env var',
+    VALID,
+    {},
+    /ws\.yaml: sources\[0\]\.writeKey: environment variable WEB_KEY is not set/,
+  ],
   ['a missing writeKey', 'sources:\n  - id: web\n', {}, /ws\.yaml: sources\[0\]\.writeKey/],
-  ['a short writeKey', 'sources:\n  - id: web\n    writeKey: abc\n', {}, /sources\[0\]\.writeKey: must be at least 8/],
-  ['an unknown field', 'sources:\n  - id: web\n    writeKey: abcdefghij\n    wrteKey: x\n', {}, /sources\[0\].*wrteKey/],
-  ['a duplicate write key', 'sources:\n  - {id: a, writeKey: abcdefghij}\n  - {id: b, writeKey: abcdefghij}\n', {}, /sources\[1\]: duplicate writeKey/],
-  ['a connection to nothing', 'sources:\n  - {id: a, writeKey: abcdefghij}\nconnections:\n  - {source: a, destination: zz}\n', {}, /connections\[0\]\.destination: no destination with id "zz"/],
-  ['an unknown transformation', 'sources:\n  - {id: a, writeKey: abcdefghij}\ndestinations:\n  - {id: d, type: webhook}\nconnections:\n  - {source: a, destination: d, transformations: [nope]}\n', {}, /connections\[0\]\.transformations\[0\]: no transformation with id "nope"/],
+  [
+    'a short writeKey',
+    'sources:\n  - id: web\n    writeKey: abc\n',
+    {},
+    /sources\[0\]\.writeKey: must be at least 8/,
+  ],
+  [
+    'an unknown field',
+    'sources:\n  - id: web\n    writeKey: abcdefghij\n    wrteKey: x\n',
+    {},
+    /sources\[0\].*wrteKey/,
+  ],
+  [
+    'a duplicate write key',
+    'sources:\n  - {id: a, writeKey: abcdefghij}\n  - {id: b, writeKey: abcdefghij}\n',
+    {},
+    /sources\[1\]: duplicate writeKey/,
+  ],
+  [
+    'a connection to nothing',
+    'sources:\n  - {id: a, writeKey: abcdefghij}\nconnections:\n  - {source: a, destination: zz}\n',
+    {},
+    /connections\[0\]\.destination: no destination with id "zz"/,
+  ],
+  [
+    'an unknown transformation',
+    'sources:\n  - {id: a, writeKey: abcdefghij}\ndestinations:\n  - {id: d, type: webhook}\nconnections:\n  - {source: a, destination: d, transformations: [nope]}\n',
+    {},
+    /connections\[0\]\.transformations\[0\]: no transformation with id "nope"/,
+  ],
   ['broken YAML', 'sources: [', {}, /ws\.yaml: /],
 ])('%s fails naming the file and field', (_name, text, env, message) => {
   expect(() => parse(text, env)).toThrow(message);
@@ -62,7 +97,9 @@ test('destination configs are checked by the validator for their type', () => {
 });
 
 test('an unreadable file fails naming it', () => {
-  expect(() => loadWorkspace('/nonexistent/sluice.yaml')).toThrow(/\/nonexistent\/sluice\.yaml: cannot be read/);
+  expect(() => loadWorkspace('/nonexistent/sluice.yaml')).toThrow(
+    /\/nonexistent\/sluice\.yaml: cannot be read/,
+  );
 });
 
 test('the store keeps the last good workspace when the file turns invalid', () => {
@@ -81,8 +118,17 @@ test('the store keeps the last good workspace when the file turns invalid', () =
 });
 
 test('settings come from the environment, and a bad value names its variable', () => {
-  const settings = loadSettings({ PORT: '9000', SLUICE_ROLES: 'gateway, processor', SLUICE_MAX_EVENT_BYTES: '65536' });
-  expect(settings).toMatchObject({ port: 9000, roles: ['gateway', 'processor'], maxEventBytes: 65536, maxBatchBytes: 512000 });
+  const settings = loadSettings({
+    PORT: '9000',
+    SLUICE_ROLES: 'gateway, processor',
+    SLUICE_MAX_EVENT_BYTES: '65536',
+  });
+  expect(settings).toMatchObject({
+    port: 9000,
+    roles: ['gateway', 'processor'],
+    maxEventBytes: 65536,
+    maxBatchBytes: 512000,
+  });
   expect(Object.isFrozen(settings)).toBe(true);
   expect(() => loadSettings({ PORT: 'eighty' })).toThrow(/PORT/);
   expect(() => loadSettings({ SLUICE_ROLES: 'gateway,cook' })).toThrow(/SLUICE_ROLES/);

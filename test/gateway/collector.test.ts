@@ -1,7 +1,6 @@
 /** Collector behaviour: deduplication, group commit, privacy settings, rate limits, CORS, SDK config. */
 import { readdirSync } from 'node:fs';
 import request from 'supertest';
-import { expireMessageIds } from '../../src/queue/ingest-segments';
 import { storedEvents, storedJobs } from '../support/ingest';
 import { BASIC_WORKSPACE, startTestSluice, WRITE_KEY, type TestSluice } from '../support/sluice';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -37,23 +36,7 @@ const track = (key: string, body: Record<string, unknown>) =>
     .auth(key, '')
     .send({ userId: 'u1', event: 'E', ...body });
 
-describe('deduplication', () => {
-  test('a retried messageId is stored once, and the retry still gets 200', async () => {
-    await track(WRITE_KEY, { messageId: 'm-1' }).expect(200);
-    await track(WRITE_KEY, { messageId: 'm-1' }).expect(200);
-    await request(sluice.url)
-      .post('/v1/batch')
-      .auth(WRITE_KEY, '')
-      .send({
-        batch: [
-          { type: 'track', userId: 'u1', event: 'E', messageId: 'm-1' },
-          { type: 'track', userId: 'u1', event: 'E', messageId: 'm-2' },
-        ],
-      })
-      .expect(200);
-    expect((await storedJobs(database.pool)).map((job) => job.messageId)).toEqual(['m-1', 'm-2']);
-  });
-
+describe('repeated messageIds', () => {
   test('the same messageId twice in one batch is stored once', async () => {
     const event = { type: 'track', userId: 'u1', event: 'E', messageId: 'same' };
     await request(sluice.url)
@@ -63,30 +46,8 @@ describe('deduplication', () => {
       .expect(200);
     expect(await storedJobs(database.pool)).toHaveLength(1);
   });
-
-  test('concurrent retries of one messageId store it once', async () => {
-    await Promise.all(
-      Array.from({ length: 20 }, () => track(WRITE_KEY, { messageId: 'racing' }).expect(200)),
-    );
-    expect(await storedJobs(database.pool)).toHaveLength(1);
-  });
-
-  test('deduplication is per source', async () => {
-    await track(WRITE_KEY, { messageId: 'shared' }).expect(200);
-    await track('test-write-key-2', { messageId: 'shared' }).expect(200);
-    expect((await storedJobs(database.pool)).map((job) => job.sourceId)).toEqual(['web', 'server']);
-  });
-
-  test('messageIds older than the window are forgotten', async () => {
-    await track(WRITE_KEY, { messageId: 'old' }).expect(200);
-    await database.pool.query(
-      `UPDATE ingest_message_ids SET received_at = now() - interval '25 hours'`,
-    );
-    const expired = await expireMessageIds(database.pool, 24);
-    expect(expired).toBe(1);
-    await track(WRITE_KEY, { messageId: 'old' }).expect(200);
-    expect(await storedJobs(database.pool)).toHaveLength(2);
-  });
+  // Retries across requests are dropped when the processor hands events on: see
+  // test/processor/dedup.test.ts.
 });
 
 describe('group commit', () => {

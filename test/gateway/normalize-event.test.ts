@@ -1,14 +1,22 @@
 import { anonymizeIp, plainIp } from '../../src/gateway/client-ip';
-import { normalizeEvent, type RequestContext } from '../../src/gateway/normalize-event';
+import {
+  normalizeEvent,
+  parseBatchSentAt,
+  type RequestContext,
+} from '../../src/gateway/normalize-event';
 import { partitionOf, PARTITION_COUNT } from '../../src/queue/partition';
 
 const receivedAt = new Date('2024-05-01T12:00:10.000Z');
-const request = (extra: Partial<RequestContext> = {}): RequestContext => ({
-  receivedAt,
-  ip: '203.0.113.7',
-  anonymizeIp: false,
-  ...extra,
-});
+const request = (extra: Partial<RequestContext> = {}): RequestContext => {
+  const at = extra.receivedAt ?? receivedAt;
+  return {
+    receivedAt: at,
+    receivedAtIso: at.toISOString(),
+    ip: '203.0.113.7',
+    anonymizeIp: false,
+    ...extra,
+  };
+};
 
 function normalize(input: unknown, extra: Partial<RequestContext> = {}) {
   const result = normalizeEvent(input, request(extra));
@@ -35,7 +43,10 @@ describe('timestamps', () => {
   test('the example from a real Segment event (analytics-clj#13)', () => {
     const event = normalize(
       { type: 'track', userId: 'u', event: 'E', timestamp: '2019-01-01T06:33:31.593Z' },
-      { receivedAt: new Date('2019-01-01T06:33:36.745Z'), batchSentAt: '2019-01-01T06:33:32.900Z' },
+      {
+        receivedAt: new Date('2019-01-01T06:33:36.745Z'),
+        batchSentAt: parseBatchSentAt('2019-01-01T06:33:32.900Z'),
+      },
     );
     expect(event.timestamp).toBe('2019-01-01T06:33:35.438Z');
   });
@@ -78,7 +89,7 @@ describe('timestamps', () => {
         timestamp: '2024-05-01T12:00:00.000Z',
         sentAt: '2024-05-01T12:00:01.000Z',
       },
-      { batchSentAt: '2024-05-01T12:00:09.000Z' },
+      { batchSentAt: parseBatchSentAt('2024-05-01T12:00:09.000Z') },
     );
     expect(event.timestamp).toBe('2024-05-01T12:00:09.000Z');
   });

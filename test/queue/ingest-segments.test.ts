@@ -42,14 +42,14 @@ async function consumeAll(partition: number) {
 
 test('an empty head is never rotated; a full or old one is', async () => {
   expect(await rotateIngestSegment(database.pool, { maxRows: 10, maxAgeMs: 0 })).toBeUndefined();
-  await insertIngestJobs(database.pool, rows(5), { dedup: true });
+  await insertIngestJobs(database.pool, rows(5));
   expect(
     await rotateIngestSegment(database.pool, { maxRows: 10, maxAgeMs: 60_000 }),
   ).toBeUndefined();
-  await insertIngestJobs(database.pool, rows(5), { dedup: true });
+  await insertIngestJobs(database.pool, rows(5));
   const next = await rotateIngestSegment(database.pool, { maxRows: 10, maxAgeMs: 60_000 });
   expect(next).toBe(2);
-  await insertIngestJobs(database.pool, rows(1), { dedup: true });
+  await insertIngestJobs(database.pool, rows(1));
   expect(await rotateIngestSegment(database.pool, { maxRows: 1000, maxAgeMs: 0 })).toBe(3);
   expect(await segments()).toEqual([1, 2, 3]);
   const { rows: placed } = await database.pool.query(
@@ -62,7 +62,7 @@ test('an empty head is never rotated; a full or old one is', async () => {
 });
 
 test('segments are dropped only when every partition has read past them, and never the head', async () => {
-  await insertIngestJobs(database.pool, rows(3, 7), { dedup: true });
+  await insertIngestJobs(database.pool, rows(3, 7));
   expect(await dropConsumedIngestSegments(database.pool)).toEqual([]);
   await consumeAll(3);
   // Segment 1 and 2 hold only partition 3, now consumed; segment 3 (the head) has partition 7.
@@ -74,19 +74,12 @@ test('segments are dropped only when every partition has read past them, and nev
 
 test('an unconsumed older segment blocks the drop of newer ones (drops go oldest first)', async () => {
   await rotateIngestSegment(database.pool, { maxRows: 1, maxAgeMs: 0 }); // head 4; segment 3 holds partition 7
-  await insertIngestJobs(database.pool, rows(2, 9), { dedup: true });
+  await insertIngestJobs(database.pool, rows(2, 9));
   await rotateIngestSegment(database.pool, { maxRows: 1, maxAgeMs: 0 }); // head 5
   await consumeAll(9);
   expect(await dropConsumedIngestSegments(database.pool)).toEqual([]);
   await consumeAll(7);
   expect(await dropConsumedIngestSegments(database.pool)).toEqual([3, 4]);
-});
-
-test('a duplicate messageId is not stored twice, across statements', async () => {
-  const [row] = rows(1);
-  expect(await insertIngestJobs(database.pool, [row], { dedup: true })).toBe(1);
-  expect(await insertIngestJobs(database.pool, [row, ...rows(1)], { dedup: true })).toBe(1);
-  expect(await insertIngestJobs(database.pool, [row], { dedup: false })).toBe(1);
 });
 
 test('payload text survives byte for byte, including escapes PostgreSQL text cannot hold', async () => {
@@ -96,7 +89,7 @@ test('payload text survives byte for byte, including escapes PostgreSQL text can
     properties: { nul: '\u0000', lone: '\ud800', emoji: '😀', quote: '"\\' },
   });
   const [row] = rows(1, 11);
-  await insertIngestJobs(database.pool, [{ ...row, payload }], { dedup: true });
+  await insertIngestJobs(database.pool, [{ ...row, payload }]);
   const { rows: stored } = await database.pool.query(
     'SELECT payload FROM ingest_jobs WHERE partition = 11',
   );

@@ -1,0 +1,177 @@
+/**
+ * The collector: authenticates a request's write key, validates and normalizes its events, and
+ * resolves once they are committed to the ingest queue. HTTP-agnostic: the POST endpoints and
+ * the pixel both hand it a parsed message.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { Settings } from '../config/settings';
+import type { Source, Workspace } from '../config/workspace';
+import { SluiceError } from '../errors';
+import { userKeyOf, type EventType } from '../event';
+import type { Metrics } from '../metrics';
+import type { IngestRow } from '../queue/insert-ingest-jobs';
+import { partitionOf } from '../queue/partition';
+import {
+  isPlainObject,
+  normalizeEvent,
+  parseBatchSentAt,
+  type RequestContext,
+} from './normalize-event';
+import { RateLimiter } from './rate-limiter';
+import { writeKeyFromBody, writeKeyFromHeader, writeKeyFromQuery } from './write-key';
+
+export interface CollectorDeps {
+  settings: Settings;
+  workspace: () => Workspace;
+  ingest: { enqueue(rows: IngestRow[]): Promise<void> };
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** What the collector needs of an HTTP request. */
+export interface CollectorRequest {
+  headers: IncomingHttpHeaders;
+  query: URLSearchParams;
+  /** The client address (proxy headers already resolved). */
+  ip: string | undefined;
+}
+
+export interface Rejection {
+  index: number;
+  messageId?: string;
+  code: string;
+  message: string;
+}
+
+export interface CollectKind {
+  /** The type implied by the path, for single-event endpoints. */
+  pathType?: EventType;
+  batch: boolean;
+  /** Batch items already found larger than the per-event limit (see parse-message.ts). */
+  oversizedItems?: number[];
+}
+
+export class Collector {
+  readonly #rateLimiter = new RateLimiter();
+
+  constructor(private readonly deps: CollectorDeps) {}
+
+  /** Stores the message's events; returns the events rejected (a batch keeps the good ones). */
+  async collect(
+    request: CollectorRequest,
+    message: unknown,
+    kind: CollectKind,
+  ): Promise<Rejection[]> {
+    const { settings, metrics, logger } = this.deps;
+    const receivedAt = new Date();
+    const source = this.authenticate(request, message);
+    const items = kind.batch ? this.#batchItems(message) : [message];
+    const headers = request.headers;
+    if (source.dropDoNotTrack && (headers.dnt === '1' || headers['sec-gpc'] === '1')) {
+      metrics.eventsDroppedDoNotTrack.inc({ source: source.id }, items.length);
+      return [];
+    }
+    const retryAfter = this.#rateLimiter.take(source.id, items.length, source.rateLimit);
+    if (retryAfter > 0) {
+      throw new SluiceError('SLUICE_E_RATE_LIMITED', `retry after ${retryAfter} s`, {
+        headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Reset': String(retryAfter) },
+      });
+    }
+    const batch = kind.batch ? (message as Record<string, unknown>) : undefined;
+    const context: RequestContext = {
+      receivedAt,
+      receivedAtIso: receivedAt.toISOString(),
+      ip: request.ip,
+      anonymizeIp: source.anonymizeIp,
+      pathType: kind.pathType,
+      batchContext: isPlainObject(batch?.context) ? batch.context : undefined,
+      batchIntegrations: isPlainObject(batch?.integrations) ? batch.integrations : undefined,
+      batchSentAt: parseBatchSentAt(batch?.sentAt),
+    };
+    const oversized = new Set(kind.oversizedItems);
+    const rows: IngestRow[] = [];
+    const rejected: Rejection[] = [];
+    let firstError: SluiceError | undefined;
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index];
+      const result = oversized.has(index)
+        ? {
+            ok: false as const,
+            error: new SluiceError(
+              'SLUICE_E_EVENT_TOO_LARGE',
+              `the limit is ${settings.maxEventBytes} bytes`,
+            ),
+            messageId: isPlainObject(item) ? String(item.messageId ?? '') || undefined : undefined,
+          }
+        : normalizeEvent(item, context);
+      if (!result.ok) {
+        rejected.push({
+          index,
+          messageId: result.messageId,
+          code: result.error.code,
+          message: result.error.message,
+        });
+        metrics.eventsRejected.inc({ source: source.id, code: result.error.code });
+        firstError ??= result.error;
+        continue;
+      }
+      rows.push({
+        partition: partitionOf(userKeyOf(result.event)),
+        sourceId: source.id,
+        messageId: result.event.messageId,
+        receivedAt: context.receivedAtIso,
+        payload: JSON.stringify(result.event),
+      });
+    }
+    if (firstError) {
+      logger.warn({ source: source.id, rejected }, 'events rejected');
+      // A single event, or a batch with nothing valid in it, is refused as a whole.
+      if (rows.length === 0) {
+        if (!kind.batch) throw firstError;
+        throw new SluiceError(
+          'SLUICE_E_INVALID_BATCH',
+          `every event was rejected; the first: ${firstError.message}`,
+        );
+      }
+    }
+    try {
+      await this.deps.ingest.enqueue(rows);
+    } catch (error) {
+      logger.error({ err: error, source: source.id }, 'storing events failed');
+      throw new SluiceError('SLUICE_E_DATABASE_UNAVAILABLE', undefined, {
+        cause: error,
+        headers: { 'Retry-After': '5' },
+      });
+    }
+    metrics.eventsAccepted.inc({ source: source.id }, rows.length);
+    return rejected;
+  }
+
+  /** The enabled source whose write key the request carries (header, body, then query). */
+  authenticate(request: Pick<CollectorRequest, 'headers' | 'query'>, message?: unknown): Source {
+    const writeKey =
+      writeKeyFromHeader(request.headers) ??
+      writeKeyFromBody(message) ??
+      writeKeyFromQuery(request.query);
+    if (!writeKey) throw new SluiceError('SLUICE_E_MISSING_WRITE_KEY');
+    const source = this.deps.workspace().sourcesByWriteKey.get(writeKey);
+    if (!source) throw new SluiceError('SLUICE_E_UNKNOWN_WRITE_KEY');
+    if (!source.enabled) throw new SluiceError('SLUICE_E_SOURCE_DISABLED', source.id);
+    return source;
+  }
+
+  #batchItems(message: unknown): unknown[] {
+    const { maxBatchEvents } = this.deps.settings;
+    if (!isPlainObject(message) || !Array.isArray(message.batch)) {
+      throw new SluiceError('SLUICE_E_INVALID_BATCH', 'the body needs a "batch" array');
+    }
+    if (message.batch.length > maxBatchEvents) {
+      throw new SluiceError(
+        'SLUICE_E_TOO_MANY_EVENTS',
+        `${message.batch.length} events; the limit is ${maxBatchEvents}`,
+      );
+    }
+    return message.batch;
+  }
+}
