@@ -4,7 +4,7 @@
  * SDK configuration, analytics.js, the admin API) goes through Express. Both answer errors from
  * the error catalog as JSON, and both carry CORS headers.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors';
