@@ -1,0 +1,95 @@
+/**
+ * The contract every destination module implements: data plus pure functions. A destination
+ * declares its config schema and maps a Segment event to the HTTP requests its vendor's public
+ * API expects; it performs no I/O. The router sends the requests, batches them, retries, throttles
+ * and classifies responses (see src/router/).
+ */
+import type { z } from 'zod';
+import type { EventType, SegmentEvent } from '../src/event';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One HTTP request for the router to send. */
+export interface DestinationRequest {
+  method: HttpMethod;
+  url: string;
+  headers: Record<string, string>;
+  /** The body as sent (JSON text, form-encoded text, ...); absent for GET/DELETE. */
+  body?: string;
+  /**
+   * Present when the request may be merged with others sharing `key` (same endpoint, same
+   * headers, same credentials) into one batched request by the destination's `batching.combine`.
+   * `item` is this request's contribution (e.g. one Amplitude event object).
+   */
+  batch?: { key: string; item: unknown };
+}
+
+/** What a mapping function knows besides the event. */
+export interface TransformContext<Config> {
+  config: Config;
+  destination: { id: string; name?: string };
+}
+
+/** Outcome of a response the destination understands better than the HTTP status does. */
+export type ResponseVerdict =
+  | { outcome: 'ok' }
+  | { outcome: 'retry'; reason: string; afterMs?: number }
+  | { outcome: 'abort'; reason: string };
+
+export interface DestinationResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Destination<Config = Record<string, unknown>> {
+  /** The `type` used in the workspace file, e.g. `amplitude`. */
+  readonly type: string;
+  /** `tool` destinations get delivery rows; `warehouse` destinations get staging rows. */
+  readonly kind: 'tool' | 'warehouse';
+  /**
+   * The display name events address in `integrations` (`{"Amplitude": false}`), as Segment
+   * names the destination.
+   */
+  readonly integrationName: string;
+  /** Validates and fills defaults of the workspace `config`; errors name the field. */
+  readonly configSchema: z.ZodType<Config>;
+  /** Event types the destination accepts; the processor drops the others for it. */
+  readonly supportedTypes: readonly EventType[];
+  /**
+   * Maps one event to zero or more requests (zero: nothing to send for this event). Throws
+   * DestinationMappingError when the event cannot be sent (a required field is missing): the
+   * event is then aborted with that reason, not retried.
+   */
+  transform(event: SegmentEvent, context: TransformContext<Config>): DestinationRequest[];
+  /** For destinations whose API accepts batches. */
+  readonly batching?: {
+    /** Most items in one batched request, and most body bytes, as the vendor documents. */
+    maxItems: number;
+    maxBytes: number;
+    /** One request carrying `items`, built from the first request of the batch. */
+    combine(
+      items: unknown[],
+      first: DestinationRequest,
+      context: TransformContext<Config>,
+    ): DestinationRequest;
+  };
+  /**
+   * Overrides the router's status-based classification for vendor quirks (a 200 whose body
+   * reports an error, a 400 that means "rate limited"). Return undefined to use the default.
+   */
+  interpretResponse?(response: DestinationResponse): ResponseVerdict | undefined;
+}
+
+/** A mapping failure that retrying cannot fix; the event is aborted with this message. */
+export class DestinationMappingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DestinationMappingError';
+  }
+}
+
+/** Identity helper that keeps a destination literal's Config type. */
+export function defineDestination<Config>(destination: Destination<Config>): Destination<Config> {
+  return destination;
+}
