@@ -2,7 +2,7 @@
  * Prometheus metrics. Each app instance has its own registry (tests start several apps in one
  * process); stages receive the Metrics object and update the series they own.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -36,7 +36,42 @@ export function createMetrics() {
     }),
     ingestDuplicates: new Counter({
       name: 'sluice_ingest_duplicates_total',
-      help: 'Events not stored because their messageId was already seen',
+      help: 'Events dropped because their messageId was already handed on (SDK retries)',
+      registers,
+    }),
+    processorEvents: new Counter({
+      name: 'sluice_processor_events_total',
+      help: 'Ingest events handed on by the processor',
+      registers,
+    }),
+    processorFailures: new Counter({
+      name: 'sluice_processor_transformation_failures_total',
+      help: 'Events a transformation failed on (see failed_events)',
+      registers,
+    }),
+    processorLagSeconds: new Gauge({
+      name: 'sluice_processor_lag_seconds',
+      help: 'Age of the newest event in the last chunk handed on',
+      registers,
+    }),
+    deliveries: new Counter({
+      name: 'sluice_router_deliveries_total',
+      help: 'Delivery attempts by destination and outcome (ok, retry, abort)',
+      labelNames: ['destination', 'outcome'] as const,
+      registers,
+    }),
+    deliveryRequestSeconds: new Histogram({
+      name: 'sluice_router_request_seconds',
+      help: 'Duration of requests to destinations',
+      labelNames: ['destination'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    deliveryLagSeconds: new Histogram({
+      name: 'sluice_router_delivery_lag_seconds',
+      help: 'Time from receipt by the gateway to successful delivery',
+      labelNames: ['destination'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
       registers,
     }),
     ingestWriteRows: new Histogram({

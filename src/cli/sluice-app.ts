@@ -18,7 +18,7 @@ import { createSdkRoutes } from '../gateway/sdk-routes';
 import { createHttpHandler } from '../http/app';
 import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics';
-import { IngestMaintenance } from '../queue/ingest-maintenance';
+import { QueueMaintenance } from '../queue/queue-maintenance';
 import { IngestQueue } from '../queue/ingest-queue';
 
 export interface RunningSluice {
@@ -87,13 +87,11 @@ async function start(
   let endpoints = new Map<string, EndpointHandler>();
   let shuttingDown = false;
 
-  if (roles.has('gateway') || roles.has('processor')) {
-    const maintenance = new IngestMaintenance(database.pool, logger, {
-      dedupWindowHours: settings.dedupWindowHours,
-    });
-    maintenance.start();
-    stack.push({ name: 'ingest maintenance', stop: () => maintenance.stop() });
-  }
+  const maintenance = new QueueMaintenance(database.pool, logger, {
+    dedupWindowHours: settings.dedupWindowHours,
+  });
+  maintenance.start();
+  stack.push({ name: 'queue maintenance', stop: () => maintenance.stop() });
   if (roles.has('gateway')) {
     const ingest = new IngestQueue(database.pool, {
       maxDelayMs: settings.groupCommitDelayMs,

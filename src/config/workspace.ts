@@ -29,12 +29,27 @@ const SourceSchema = z.strictObject({
     .optional(),
 });
 
+/** How the router delivers to a destination, whatever its type. */
+const DeliverySchema = z.strictObject({
+  /** Requests per second (per router process); unset means as fast as the vendor accepts. */
+  requestsPerSecond: z.number().positive().optional(),
+  /** Requests in flight at once (per router process). */
+  maxConcurrency: z.number().int().min(1).max(1000).default(10),
+  /** Per-request timeout. */
+  timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /** A delivery is aborted (dead-lettered) after this many attempts... */
+  maxAttempts: z.number().int().min(1).max(1000).default(10),
+  /** ...or once this many hours have passed since its first attempt. */
+  maxRetryHours: z.number().positive().max(24 * 30).default(3),
+});
+
 const DestinationSchema = z.strictObject({
   id: Id,
   name: z.string().min(1).optional(),
   type: z.string().min(1),
   enabled: z.boolean().default(true),
   config: z.record(z.string(), z.unknown()).default({}),
+  delivery: DeliverySchema.prefault({}),
 });
 
 const TransformationSchema = z.strictObject({
@@ -85,6 +100,7 @@ const WorkspaceSchema = z.strictObject({
 
 export type Source = z.infer<typeof SourceSchema>;
 export type DestinationConfig = z.infer<typeof DestinationSchema>;
+export type DeliverySettings = z.infer<typeof DeliverySchema>;
 export type TransformationConfig = z.infer<typeof TransformationSchema>;
 export type LibraryConfig = z.infer<typeof LibrarySchema>;
 export type Connection = z.infer<typeof ConnectionSchema>;

@@ -1,19 +1,11 @@
 /**
  * The gateway's one write: a group of events into the head segment of the ingest queue, in a
- * single statement (so a single implicit transaction).
- *
- * Columns travel as strings joined by the ASCII record separator and split by PostgreSQL's
- * string_to_array: JSON.stringify escapes every control character and messageIds are checked to
- * hold none, so the separator cannot occur inside a value, and no value is escaped twice. (A JSON
- * array would not do: PostgreSQL's JSON parser rejects \u0000 and lone surrogates, which
- * JSON.stringify emits and which are valid in an event.)
- *
- * Deduplication of SDK retries across requests happens when the processor hands events on (see
- * ingest_message_ids); here only repeats within one write are dropped.
+ * single statement (so a single implicit transaction), columns passed as joined text (see
+ * text-columns.ts). Deduplication of SDK retries across requests happens when the processor hands
+ * events on (see ingest_message_ids); here only repeats within one write are dropped.
  */
 import type pg from 'pg';
-
-const SEPARATOR = '\u001e';
+import { joinColumn, splitColumn } from './text-columns';
 
 export interface IngestRow {
   partition: number;
@@ -25,31 +17,26 @@ export interface IngestRow {
   payload: string;
 }
 
-const INPUT = `
-  SELECT * FROM unnest(
-    string_to_array($1, ',')::smallint[],
-    string_to_array($2, E'\\x1e'),
-    string_to_array($3, E'\\x1e'),
-    string_to_array($4, ',')::timestamptz[],
-    string_to_array($5, E'\\x1e')
-  ) WITH ORDINALITY AS t(partition, source_id, message_id, received_at, payload, ord)`;
-
 const INSERT = `
 INSERT INTO ingest_jobs (segment, partition, source_id, message_id, received_at, payload)
 SELECT (SELECT max(segment) FROM ingest_segments), partition, source_id, message_id, received_at, payload
-FROM (${INPUT}) input
+FROM unnest(
+  ${splitColumn(1)}::smallint[],
+  ${splitColumn(2)},
+  ${splitColumn(3)},
+  ${splitColumn(4)}::timestamptz[],
+  ${splitColumn(5)}
+) WITH ORDINALITY AS t(partition, source_id, message_id, received_at, payload, ord)
 ORDER BY ord`;
 
 /** Inserts rows in the order given. */
 export async function insertIngestJobs(pool: pg.Pool, rows: readonly IngestRow[]): Promise<void> {
-  const column = (value: (row: IngestRow) => string | number, separator = SEPARATOR) =>
-    rows.map(value).join(separator);
   await pool.query(INSERT, [
-    column((row) => row.partition, ','),
-    column((row) => row.sourceId),
-    column((row) => row.messageId),
-    column((row) => row.receivedAt, ','),
-    column((row) => row.payload),
+    joinColumn(rows, (row) => row.partition),
+    joinColumn(rows, (row) => row.sourceId),
+    joinColumn(rows, (row) => row.messageId),
+    joinColumn(rows, (row) => row.receivedAt),
+    joinColumn(rows, (row) => row.payload),
   ]);
 }
 

@@ -1,6 +1,6 @@
 /** The ingest queue stays small: segments rotate, and drop only once every row is consumed. */
 import { insertIngestJobs, type IngestRow } from '../../src/queue/insert-ingest-jobs';
-import { dropConsumedIngestSegments, rotateIngestSegment } from '../../src/queue/ingest-segments';
+import { dropFinishedSegments, INGEST_QUEUE, rotateSegment } from '../../src/queue/segments';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 let database: TestDatabase;
@@ -41,16 +41,16 @@ async function consumeAll(partition: number) {
 }
 
 test('an empty head is never rotated; a full or old one is', async () => {
-  expect(await rotateIngestSegment(database.pool, { maxRows: 10, maxAgeMs: 0 })).toBeUndefined();
+  expect(await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 10, maxAgeMs: 0 })).toBeUndefined();
   await insertIngestJobs(database.pool, rows(5));
   expect(
-    await rotateIngestSegment(database.pool, { maxRows: 10, maxAgeMs: 60_000 }),
+    await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 10, maxAgeMs: 60_000 }),
   ).toBeUndefined();
   await insertIngestJobs(database.pool, rows(5));
-  const next = await rotateIngestSegment(database.pool, { maxRows: 10, maxAgeMs: 60_000 });
+  const next = await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 10, maxAgeMs: 60_000 });
   expect(next).toBe(2);
   await insertIngestJobs(database.pool, rows(1));
-  expect(await rotateIngestSegment(database.pool, { maxRows: 1000, maxAgeMs: 0 })).toBe(3);
+  expect(await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 1000, maxAgeMs: 0 })).toBe(3);
   expect(await segments()).toEqual([1, 2, 3]);
   const { rows: placed } = await database.pool.query(
     'SELECT segment, count(*)::int AS n FROM ingest_jobs GROUP BY segment ORDER BY segment',
@@ -63,23 +63,23 @@ test('an empty head is never rotated; a full or old one is', async () => {
 
 test('segments are dropped only when every partition has read past them, and never the head', async () => {
   await insertIngestJobs(database.pool, rows(3, 7));
-  expect(await dropConsumedIngestSegments(database.pool)).toEqual([]);
+  expect(await dropFinishedSegments(database.pool, INGEST_QUEUE)).toEqual([]);
   await consumeAll(3);
   // Segment 1 and 2 hold only partition 3, now consumed; segment 3 (the head) has partition 7.
-  expect(await dropConsumedIngestSegments(database.pool)).toEqual([1, 2]);
+  expect(await dropFinishedSegments(database.pool, INGEST_QUEUE)).toEqual([1, 2]);
   expect(await segments()).toEqual([3]);
   const { rows: left } = await database.pool.query('SELECT count(*)::int AS n FROM ingest_jobs');
   expect(left[0].n).toBe(3);
 });
 
 test('an unconsumed older segment blocks the drop of newer ones (drops go oldest first)', async () => {
-  await rotateIngestSegment(database.pool, { maxRows: 1, maxAgeMs: 0 }); // head 4; segment 3 holds partition 7
+  await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 1, maxAgeMs: 0 }); // head 4; segment 3 holds partition 7
   await insertIngestJobs(database.pool, rows(2, 9));
-  await rotateIngestSegment(database.pool, { maxRows: 1, maxAgeMs: 0 }); // head 5
+  await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 1, maxAgeMs: 0 }); // head 5
   await consumeAll(9);
-  expect(await dropConsumedIngestSegments(database.pool)).toEqual([]);
+  expect(await dropFinishedSegments(database.pool, INGEST_QUEUE)).toEqual([]);
   await consumeAll(7);
-  expect(await dropConsumedIngestSegments(database.pool)).toEqual([3, 4]);
+  expect(await dropFinishedSegments(database.pool, INGEST_QUEUE)).toEqual([3, 4]);
 });
 
 test('payload text survives byte for byte, including escapes PostgreSQL text cannot hold', async () => {

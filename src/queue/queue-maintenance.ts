@@ -1,25 +1,27 @@
 /**
- * Keeps the ingest queue small: rotates and drops segments every second and expires old
- * messageIds every minute. Failures are logged and retried on the next tick.
+ * Keeps the queues small: rotates and drops segments of the ingest and delivery queues every
+ * second and expires old messageIds every minute. Failures are logged and retried next tick.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { expireMessageIds } from './message-ids';
 import {
   DEFAULT_SEGMENT_POLICY,
-  dropConsumedIngestSegments,
-  expireMessageIds,
-  rotateIngestSegment,
+  DELIVERY_QUEUE,
+  dropFinishedSegments,
+  INGEST_QUEUE,
+  rotateSegment,
   type SegmentPolicy,
-} from './ingest-segments';
+} from './segments';
 
-export interface IngestMaintenanceOptions {
+export interface QueueMaintenanceOptions {
   dedupWindowHours: number;
   segmentPolicy?: SegmentPolicy;
   intervalMs?: number;
   expiryIntervalMs?: number;
 }
 
-export class IngestMaintenance {
+export class QueueMaintenance {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #lastExpiry = 0;
@@ -27,7 +29,7 @@ export class IngestMaintenance {
   constructor(
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
-    private readonly options: IngestMaintenanceOptions,
+    private readonly options: QueueMaintenanceOptions,
   ) {}
 
   start(): void {
@@ -43,16 +45,16 @@ export class IngestMaintenance {
     await this.#running;
   }
 
-  /** One round of maintenance; exposed for tests and `sluice` commands. */
+  /** One round of maintenance; exposed for tests. */
   async runOnce(): Promise<void> {
     try {
-      const rotated = await rotateIngestSegment(
-        this.pool,
-        this.options.segmentPolicy ?? DEFAULT_SEGMENT_POLICY,
-      );
-      if (rotated !== undefined) this.logger.debug({ segment: rotated }, 'ingest segment started');
-      const dropped = await dropConsumedIngestSegments(this.pool);
-      if (dropped.length) this.logger.debug({ segments: dropped }, 'ingest segments dropped');
+      for (const queue of [INGEST_QUEUE, DELIVERY_QUEUE]) {
+        const policy = this.options.segmentPolicy ?? DEFAULT_SEGMENT_POLICY;
+        const rotated = await rotateSegment(this.pool, queue, policy);
+        if (rotated !== undefined) this.logger.debug({ queue: queue.jobs, segment: rotated }, 'segment started');
+        const dropped = await dropFinishedSegments(this.pool, queue);
+        if (dropped.length) this.logger.debug({ queue: queue.jobs, segments: dropped }, 'segments dropped');
+      }
       const expiryInterval = this.options.expiryIntervalMs ?? 60_000;
       if (this.options.dedupWindowHours > 0 && Date.now() - this.#lastExpiry >= expiryInterval) {
         this.#lastExpiry = Date.now();
@@ -60,7 +62,7 @@ export class IngestMaintenance {
         if (expired) this.logger.debug({ expired }, 'expired remembered messageIds');
       }
     } catch (error) {
-      this.logger.warn({ err: error }, 'ingest queue maintenance failed; retrying');
+      this.logger.warn({ err: error }, 'queue maintenance failed; retrying');
     }
   }
 }

@@ -1,0 +1,260 @@
+/**
+ * The processor: reads the ingest queue of the partitions it leases, in order, and turns each
+ * event into per-destination work — admitted per connection (integrations, supported types,
+ * filters), passed through the connection's transformations, written as delivery rows — then
+ * hands the chunk off in one transaction (hand-off.ts). One chunk is in flight at a time.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Workspace } from '../config/workspace';
+import { userKeyOf, type SegmentEvent } from '../event';
+import type { Metrics } from '../metrics';
+import { messageKey } from '../queue/message-ids';
+import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
+import { handOff, type DeliveryRow, type FailedEventRow } from './hand-off';
+import { PartitionLeases } from './partition-leases';
+import { readIngestChunk, type Cursor, type IngestChunk, type IngestRecord } from './read-ingest-chunk';
+import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
+import { runTransformations, type ChainInput } from './run-transformations';
+import { TransformationCodeCache } from './transformation-code-cache';
+
+export interface ProcessorOptions {
+  /** Most events read per chunk (spread over the leased partitions). */
+  chunkSize: number;
+  /** How long to wait before polling again when there was nothing to read. */
+  idleMs: number;
+  leaseTtlMs: number;
+  dedup: boolean;
+}
+
+export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
+  chunkSize: 2000,
+  idleMs: 50,
+  leaseTtlMs: 15_000,
+  dedup: true,
+};
+
+export interface ProcessorDeps {
+  pool: pg.Pool;
+  workspace: () => Workspace;
+  destinations: DestinationRegistry;
+  sandbox: TransformationSandbox;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** An ingest event, parsed, with what the hand-off needs. */
+interface ChunkEvent {
+  record: IngestRecord;
+  event: SegmentEvent;
+  key: string;
+  userKey: string;
+  receivedAt: string;
+}
+
+export class Processor {
+  readonly leases: PartitionLeases;
+  readonly #code = new TransformationCodeCache();
+  readonly #options: ProcessorOptions;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #lastLeaseRefresh = 0;
+
+  constructor(
+    private readonly deps: ProcessorDeps,
+    options: Partial<ProcessorOptions> = {},
+  ) {
+    this.#options = { ...DEFAULT_PROCESSOR_OPTIONS, ...options };
+    this.leases = new PartitionLeases(deps.pool, `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, {
+      ttlMs: this.#options.leaseTtlMs,
+    });
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Finishes the chunk in flight, gives the leases back and stops. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    await this.leases.releaseAll().catch((error) =>
+      this.deps.logger.warn({ err: error }, 'releasing partition leases failed'),
+    );
+  }
+
+  /** Processes chunks until the leased partitions hold nothing readable; returns events read. */
+  async processAvailable(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const read = await this.processOnce();
+      if (read === 0) return total;
+      total += read;
+    }
+  }
+
+  /** Reads and hands off one chunk; returns how many ingest events it read. */
+  async processOnce(): Promise<number> {
+    await this.#refreshLeasesIfDue();
+    const partitions = this.leases.owned;
+    if (partitions.length === 0) return 0;
+    const perPartition = Math.max(50, Math.ceil(this.#options.chunkSize / partitions.length));
+    const chunk = await readIngestChunk(this.deps.pool, partitions, perPartition);
+    if (chunk.records.length === 0) return 0;
+    await this.#handleChunk(chunk);
+    return chunk.records.length;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      let read = 0;
+      try {
+        read = await this.processOnce();
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'processing a chunk failed; retrying');
+        await this.#sleep(1000);
+        continue;
+      }
+      if (read === 0) await this.#sleep(this.#options.idleMs);
+    }
+  }
+
+  async #refreshLeasesIfDue(): Promise<void> {
+    if (Date.now() - this.#lastLeaseRefresh < this.#options.leaseTtlMs / 3) return;
+    await this.leases.refresh();
+    this.#lastLeaseRefresh = Date.now();
+  }
+
+  async #handleChunk(chunk: IngestChunk): Promise<void> {
+    const workspace = this.deps.workspace();
+    const { events, endCursors } = this.#parse(chunk);
+    const deliveries: DeliveryRow[] = [];
+    const failures: FailedEventRow[] = [];
+    const routes = routingTable(workspace, this.deps.destinations);
+    // Group events by route so each transformation runs once per chunk with all its events.
+    const perRoute = new Map<Route, ChunkEvent[]>();
+    for (const item of events) {
+      for (const route of routes.get(item.record.sourceId) ?? []) {
+        if (rejection(route, item.event) !== undefined) continue;
+        if (route.module.kind !== 'tool') continue; // warehouse loading is not built yet
+        const list = perRoute.get(route) ?? [];
+        list.push(item);
+        perRoute.set(route, list);
+      }
+    }
+    for (const [route, items] of perRoute) {
+      const outputs = await this.#transform(route, items, workspace, failures);
+      for (const { item, event } of outputs) {
+        deliveries.push({
+          eventKey: item.key,
+          destinationId: route.destination.id,
+          userKey: item.userKey,
+          sourceId: item.record.sourceId,
+          messageId: typeof event.messageId === 'string' ? event.messageId : item.record.messageId,
+          receivedAt: item.receivedAt,
+          payload: JSON.stringify(event),
+        });
+      }
+    }
+    const result = await handOff(this.deps.pool, {
+      startCursors: chunk.startCursors,
+      endCursors,
+      eventKeys: this.#options.dedup ? events.map(({ key, receivedAt }) => ({ key, receivedAt })) : undefined,
+      deliveries,
+      failures,
+    });
+    if (!result.committed) {
+      this.deps.logger.warn('a partition cursor moved under this processor; chunk left to its new owner');
+      this.#lastLeaseRefresh = 0;
+      return;
+    }
+    const { metrics } = this.deps;
+    metrics.processorEvents.inc(events.length - result.duplicateKeys.size);
+    if (result.duplicateKeys.size) metrics.ingestDuplicates.inc(result.duplicateKeys.size);
+    metrics.processorFailures.inc(failures.filter((f) => !result.duplicateKeys.has(f.eventKey)).length);
+    const newest = chunk.records[chunk.records.length - 1].receivedAt.getTime();
+    metrics.processorLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+  }
+
+  /** Parses the chunk's events, drops repeats of a messageId within it, notes the end cursors. */
+  #parse(chunk: IngestChunk): { events: ChunkEvent[]; endCursors: Map<number, Cursor> } {
+    const events: ChunkEvent[] = [];
+    const seen = new Set<string>();
+    const endCursors = new Map<number, Cursor>();
+    for (const record of chunk.records) {
+      endCursors.set(record.partition, { txid: record.txid, id: record.id });
+      const key = messageKey(record.sourceId, record.messageId);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const event = JSON.parse(record.payload) as SegmentEvent;
+      events.push({
+        record,
+        event,
+        key,
+        userKey: userKeyOf(event),
+        receivedAt: record.receivedAt.toISOString(),
+      });
+    }
+    return { events, endCursors };
+  }
+
+  /** Runs the route's transformations; failures are added to `failures`. */
+  async #transform(
+    route: Route,
+    items: ChunkEvent[],
+    workspace: Workspace,
+    failures: FailedEventRow[],
+  ): Promise<Array<{ item: ChunkEvent; event: SegmentEvent }>> {
+    if (route.transformations.length === 0) {
+      return items.map((item) => ({ item, event: item.event }));
+    }
+    const inputs: ChainInput[] = items.map((item) => ({
+      event: structuredClone(item.event),
+      metadata: {
+        sourceId: route.source.id,
+        sourceName: route.source.name ?? route.source.id,
+        destinationId: route.destination.id,
+        destinationName: route.destination.name ?? route.destination.id,
+        destinationType: route.destination.type,
+        messageId: item.event.messageId,
+        receivedAt: item.receivedAt,
+      },
+    }));
+    const result = await runTransformations(route, inputs, {
+      sandbox: this.deps.sandbox,
+      code: this.#code,
+      workspace,
+    });
+    for (const failure of result.failures) {
+      const item = items[failure.input];
+      failures.push({
+        eventKey: item.key,
+        sourceId: item.record.sourceId,
+        destinationId: route.destination.id,
+        transformationId: failure.transformationId,
+        messageId: item.record.messageId,
+        userKey: item.userKey,
+        receivedAt: item.receivedAt,
+        error: failure.error.message,
+        stack: failure.error.stack,
+        event: item.record.payload,
+      });
+    }
+    return result.outputs.map(({ input, event }) => ({ item: items[input], event }));
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Records what happened to claimed deliveries, in bulk:
+ * - delivered rows are deleted (their segment is dropped once empty, see queue/segments.ts);
+ * - rows to retry get their next attempt time and error, and give up their lease;
+ * - rows claimed but never sent (behind a failed row of the same user) just give up their lease;
+ * - aborted rows move to dead_letters with the last request and response, in one statement, so
+ *   a row is never in both places or neither.
+ */
+import type pg from 'pg';
+
+export interface RowRef {
+  segment: number;
+  id: number;
+}
+
+export interface Retry extends RowRef {
+  nextAttemptAt: Date;
+  error: string;
+}
+
+export interface Abort extends RowRef {
+  reason: string;
+  request?: string;
+  response?: string;
+}
+
+export interface Completion {
+  delivered: RowRef[];
+  retried: Retry[];
+  released: Array<RowRef & { nextAttemptAt?: Date }>;
+  aborted: Abort[];
+}
+
+export async function completeDeliveries(pool: pg.Pool, completion: Completion): Promise<void> {
+  const { delivered, retried, released, aborted } = completion;
+  if (delivered.length + retried.length + released.length + aborted.length === 0) return;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    if (delivered.length > 0) {
+      await client.query(
+        `DELETE FROM delivery_jobs j USING unnest($1::bigint[], $2::bigint[]) AS d(segment, id)
+         WHERE j.segment = d.segment AND j.id = d.id`,
+        [delivered.map((row) => row.segment), delivered.map((row) => row.id)],
+      );
+    }
+    if (retried.length > 0) {
+      await client.query(
+        `UPDATE delivery_jobs j
+         SET attempts = attempts + 1, next_attempt_at = r.next_attempt_at,
+             locked_until = '-infinity', last_error = r.error
+         FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[])
+           AS r(segment, id, next_attempt_at, error)
+         WHERE j.segment = r.segment AND j.id = r.id`,
+        [
+          retried.map((row) => row.segment),
+          retried.map((row) => row.id),
+          retried.map((row) => row.nextAttemptAt),
+          retried.map((row) => row.error),
+        ],
+      );
+    }
+    if (released.length > 0) {
+      await client.query(
+        `UPDATE delivery_jobs j
+         SET locked_until = '-infinity', next_attempt_at = coalesce(r.next_attempt_at, j.next_attempt_at)
+         FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS r(segment, id, next_attempt_at)
+         WHERE j.segment = r.segment AND j.id = r.id`,
+        [
+          released.map((row) => row.segment),
+          released.map((row) => row.id),
+          released.map((row) => row.nextAttemptAt ?? null),
+        ],
+      );
+    }
+    if (aborted.length > 0) {
+      await client.query(
+        `WITH reasons AS (
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+             AS a(segment, id, reason, request, response)
+         ), moved AS (
+           DELETE FROM delivery_jobs j USING reasons a
+           WHERE j.segment = a.segment AND j.id = a.id
+           RETURNING j.*, a.reason, a.request, a.response
+         )
+         INSERT INTO dead_letters (destination_id, user_key, source_id, message_id, received_at,
+                                   payload, attempts, reason, last_request, last_response)
+         SELECT destination_id, user_key, source_id, message_id, received_at, payload,
+                attempts + 1, reason, request, response
+         FROM moved ORDER BY id`,
+        [
+          aborted.map((row) => row.segment),
+          aborted.map((row) => row.id),
+          aborted.map((row) => row.reason),
+          aborted.map((row) => row.request ?? null),
+          aborted.map((row) => row.response ?? null),
+        ],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

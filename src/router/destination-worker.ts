@@ -1,0 +1,303 @@
+/**
+ * Delivers one destination's queue: claims due rows (in order per user, see claim-deliveries.ts),
+ * maps each event to requests with the destination module, merges batchable requests of different
+ * users into combined requests within the vendor's limits, sends them under the destination's
+ * concurrency limit and throttle, and records every outcome in bulk.
+ *
+ * A user's claimed events are sent as a sequence of steps — a run of consecutive events with the
+ * same batch key (one combined request), or one event with its own requests in order — and a step
+ * is sent only after the previous one of the same user succeeded or was aborted. A step told to
+ * retry stops its user: that user's remaining events wait for the same retry time.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Destination, DestinationRequest, TransformContext } from '../../destinations/destination';
+import type { SegmentEvent } from '../event';
+import type { Metrics } from '../metrics';
+import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { claimDeliveries, type ClaimedDelivery } from './claim-deliveries';
+import { completeDeliveries, type Completion } from './complete-deliveries';
+import type { DeliveryOutcome } from './delivery-outcome';
+import { sendRequest, type SendResult } from './send-request';
+import { Throttle } from './throttle';
+
+export interface DeliveryPolicy {
+  requestsPerSecond?: number;
+  maxConcurrency: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  maxRetryHours: number;
+}
+
+export interface WorkerOptions {
+  claimLimit: number;
+  idleMs: number;
+  backoff: BackoffPolicy;
+  quickRetries: number;
+  quickRetryMinMs: number;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  claimLimit: 500,
+  idleMs: 100,
+  backoff: DEFAULT_BACKOFF,
+  quickRetries: 2,
+  quickRetryMinMs: 200,
+};
+
+interface Job {
+  row: ClaimedDelivery;
+  requests: DestinationRequest[];
+  /** Size of the batch item, when the job's request is batchable. */
+  itemBytes: number;
+}
+
+/**
+ * Consecutive jobs of one user sent together: one combined request (within the vendor's item
+ * and byte limits), or one job's own requests.
+ */
+interface Step {
+  jobs: Job[];
+  batchKey?: string;
+  bytes: number;
+}
+
+export class DestinationWorker {
+  readonly throttle: Throttle;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #recentRequests: number[] = [];
+
+  constructor(
+    private readonly deps: { pool: pg.Pool; logger: Logger; metrics: Metrics },
+    readonly destinationId: string,
+    private readonly module: Destination<unknown>,
+    private readonly context: TransformContext<unknown>,
+    private readonly policy: DeliveryPolicy,
+    private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
+  ) {
+    this.throttle = new Throttle(policy.requestsPerSecond);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  /** Claims and delivers one batch; returns the rows claimed. */
+  async runOnce(): Promise<number> {
+    const leaseMs = Math.max(60_000, this.policy.timeoutMs * (this.options.quickRetries + 2) * 2);
+    const groups = await claimDeliveries(this.deps.pool, this.destinationId, {
+      limit: this.options.claimLimit,
+      perKey: this.module.batching ? Math.min(this.module.batching.maxItems, 100) : 20,
+      leaseMs,
+    });
+    if (groups.length === 0) return 0;
+    const completion: Completion = { delivered: [], retried: [], released: [], aborted: [] };
+    const users = groups.map((rows) => this.#steps(rows, completion));
+    while (users.some((steps) => steps.length > 0)) {
+      const current = users.filter((steps) => steps.length > 0).map((steps) => steps[0]);
+      const sends = this.#requestsFor(current);
+      await this.#sendAll(sends, completion);
+      // Each user moves on unless its step was told to retry (then the user is done for now).
+      for (const steps of users) {
+        const step = steps.shift();
+        if (!step) continue;
+        const retry = completion.retried.find((r) => r.id === step.jobs[0].row.id);
+        if (retry) {
+          for (const later of steps.flatMap((s) => s.jobs)) {
+            completion.released.push({ ...later.row, nextAttemptAt: retry.nextAttemptAt });
+          }
+          steps.length = 0;
+        }
+      }
+    }
+    await completeDeliveries(this.deps.pool, completion);
+    const count = groups.reduce((sum, rows) => sum + rows.length, 0);
+    return count;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      let claimed = 0;
+      try {
+        claimed = await this.runOnce();
+      } catch (error) {
+        this.deps.logger.error({ err: error, destination: this.destinationId }, 'delivery round failed; retrying');
+        await this.#sleep(1000);
+        continue;
+      }
+      if (claimed === 0) await this.#sleep(this.options.idleMs);
+    }
+  }
+
+  /** Maps a user's rows to events and requests and cuts them into steps. */
+  #steps(rows: ClaimedDelivery[], completion: Completion): Step[] {
+    const steps: Step[] = [];
+    for (const row of rows) {
+      let requests: DestinationRequest[];
+      try {
+        requests = this.module.transform(JSON.parse(row.payload) as SegmentEvent, this.context);
+      } catch (error) {
+        // Retrying cannot fix a mapping failure (a required field missing).
+        completion.aborted.push({ ...row, reason: `mapping failed: ${(error as Error).message}` });
+        this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: 'abort' });
+        continue;
+      }
+      if (requests.length === 0) {
+        completion.delivered.push(row); // nothing to send for this event
+        continue;
+      }
+      const batching = this.module.batching;
+      const batchKey = requests.length === 1 && batching ? requests[0].batch?.key : undefined;
+      const itemBytes = batchKey === undefined ? 0 : JSON.stringify(requests[0].batch!.item).length;
+      const job = { row, requests, itemBytes };
+      const last = steps[steps.length - 1];
+      const fits =
+        batchKey !== undefined &&
+        last?.batchKey === batchKey &&
+        last.jobs.length < batching!.maxItems &&
+        last.bytes + itemBytes <= batching!.maxBytes;
+      if (fits) {
+        last.jobs.push(job);
+        last.bytes += itemBytes;
+      } else steps.push({ jobs: [job], batchKey, bytes: itemBytes });
+    }
+    return steps;
+  }
+
+  /** The requests of this round: combined per batch key within limits, or a step's own. */
+  #requestsFor(steps: Step[]): Array<{ steps: Step[]; requests: DestinationRequest[] }> {
+    const sends: Array<{ steps: Step[]; requests: DestinationRequest[] }> = [];
+    const batching = this.module.batching;
+    const byKey = new Map<string, Step[]>();
+    for (const step of steps) {
+      if (step.batchKey === undefined || !batching) sends.push({ steps: [step], requests: step.jobs[0].requests });
+      else byKey.set(step.batchKey, [...(byKey.get(step.batchKey) ?? []), step]);
+    }
+    for (const group of byKey.values()) {
+      let chunk: Step[] = [];
+      let items = 0;
+      let bytes = 0;
+      const flush = () => {
+        if (chunk.length === 0) return;
+        const allItems = chunk.flatMap((step) => step.jobs.map((job) => job.requests[0].batch!.item));
+        const first = chunk[0].jobs[0].requests[0];
+        sends.push({ steps: chunk, requests: [batching!.combine(allItems, first, this.context)] });
+        chunk = [];
+        items = 0;
+        bytes = 0;
+      };
+      for (const step of group) {
+        if (items + step.jobs.length > batching!.maxItems || bytes + step.bytes > batching!.maxBytes) flush();
+        chunk.push(step);
+        items += step.jobs.length;
+        bytes += step.bytes;
+      }
+      flush();
+    }
+    return sends;
+  }
+
+  /** Sends every request of the round, at most maxConcurrency at once, and records outcomes. */
+  async #sendAll(sends: Array<{ steps: Step[]; requests: DestinationRequest[] }>, completion: Completion): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      while (next < sends.length) {
+        const send = sends[next++];
+        let result: SendResult | undefined;
+        let sentRequest: DestinationRequest | undefined;
+        for (const request of send.requests) {
+          sentRequest = request;
+          result = await this.#send(request);
+          if (result.outcome.kind !== 'ok') break;
+        }
+        for (const step of send.steps) {
+          for (const job of step.jobs) this.#record(job.row, result!, sentRequest!, completion);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.policy.maxConcurrency, sends.length) }, lane));
+  }
+
+  async #send(request: DestinationRequest): Promise<SendResult> {
+    await this.throttle.acquire();
+    const result = await sendRequest(request, this.module, {
+      timeoutMs: this.policy.timeoutMs,
+      quickRetries: this.options.quickRetries,
+      quickRetryMinMs: this.options.quickRetryMinMs,
+    });
+    this.deps.metrics.deliveryRequestSeconds.observe({ destination: this.destinationId }, result.durationMs / 1000);
+    const now = Date.now();
+    this.#recentRequests = this.#recentRequests.filter((at) => now - at < 1000);
+    this.#recentRequests.push(now);
+    if (result.response?.status === 429) this.throttle.onRateLimited(this.#recentRequests.length);
+    else if (result.outcome.kind === 'ok') this.throttle.onSuccess();
+    return result;
+  }
+
+  #record(row: ClaimedDelivery, result: SendResult, request: DestinationRequest, completion: Completion): void {
+    const outcome = this.#withLimits(row, result.outcome);
+    this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: outcome.kind });
+    if (outcome.kind === 'ok') {
+      completion.delivered.push(row);
+      this.deps.metrics.deliveryLagSeconds.observe(
+        { destination: this.destinationId },
+        (Date.now() - row.receivedAt.getTime()) / 1000,
+      );
+    } else if (outcome.kind === 'retry') {
+      const delay = outcome.afterMs ?? backoffMs(row.attempts + 1, this.options.backoff);
+      completion.retried.push({ ...row, nextAttemptAt: new Date(Date.now() + delay), error: outcome.reason });
+    } else {
+      completion.aborted.push({
+        ...row,
+        reason: outcome.reason,
+        request: describeRequest(request),
+        response: result.response ? JSON.stringify(result.response) : undefined,
+      });
+    }
+  }
+
+  /** A retry past the attempt or time budget becomes an abort. */
+  #withLimits(row: ClaimedDelivery, outcome: DeliveryOutcome): DeliveryOutcome {
+    if (outcome.kind !== 'retry') return outcome;
+    const attempts = row.attempts + 1;
+    const started = row.firstAttemptAt?.getTime() ?? Date.now();
+    const hours = (Date.now() - started) / 3_600_000;
+    if (attempts >= this.policy.maxAttempts || hours >= this.policy.maxRetryHours) {
+      return { kind: 'abort', reason: `gave up after ${attempts} attempts over ${hours.toFixed(2)} h: ${outcome.reason}` };
+    }
+    return outcome;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** The request as stored with a dead letter, credentials masked. */
+function describeRequest(request: DestinationRequest): string {
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).map(([name, value]) =>
+      /authorization|api[-_]?key|token|secret/i.test(name) ? [name, '[redacted]'] : [name, value],
+    ),
+  );
+  const url = new URL(request.url);
+  for (const name of [...url.searchParams.keys()]) {
+    if (/secret|key|token|password/i.test(name)) url.searchParams.set(name, '[redacted]');
+  }
+  return JSON.stringify({ method: request.method, url: url.toString(), headers, body: request.body });
+}

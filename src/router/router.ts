@@ -1,0 +1,77 @@
+/**
+ * The router: one DestinationWorker per enabled tool destination, each draining its own queue so
+ * that a slow or dead destination holds back only itself. Workers are replaced when the
+ * workspace changes a destination and stopped when it is removed or disabled.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { DestinationConfig, Workspace } from '../config/workspace';
+import type { Metrics } from '../metrics';
+import type { DestinationRegistry } from '../processor/routing';
+import { DEFAULT_WORKER_OPTIONS, DestinationWorker, type WorkerOptions } from './destination-worker';
+
+export interface RouterDeps {
+  pool: pg.Pool;
+  logger: Logger;
+  metrics: Metrics;
+  destinations: DestinationRegistry;
+}
+
+export class Router {
+  #workers = new Map<string, { worker: DestinationWorker; fingerprint: string }>();
+  #started = false;
+
+  constructor(
+    private readonly deps: RouterDeps,
+    private readonly options: Partial<WorkerOptions> = {},
+  ) {}
+
+  /** Starts workers for `workspace`'s destinations (and reconciles on later calls). */
+  async apply(workspace: Workspace): Promise<void> {
+    const wanted = new Map<string, DestinationConfig>();
+    for (const destination of workspace.destinations) {
+      const module = this.deps.destinations(destination.type);
+      if (destination.enabled && module?.kind === 'tool') wanted.set(destination.id, destination);
+    }
+    for (const [id, entry] of this.#workers) {
+      const destination = wanted.get(id);
+      if (!destination || fingerprint(destination) !== entry.fingerprint) {
+        this.#workers.delete(id);
+        await entry.worker.stop();
+      }
+    }
+    for (const [id, destination] of wanted) {
+      if (this.#workers.has(id)) continue;
+      const worker = new DestinationWorker(
+        this.deps,
+        id,
+        this.deps.destinations(destination.type)!,
+        { config: destination.config, destination: { id, name: destination.name } },
+        destination.delivery,
+        { ...DEFAULT_WORKER_OPTIONS, ...this.options },
+      );
+      this.#workers.set(id, { worker, fingerprint: fingerprint(destination) });
+      if (this.#started) worker.start();
+    }
+  }
+
+  start(): void {
+    this.#started = true;
+    for (const { worker } of this.#workers.values()) worker.start();
+  }
+
+  /** Lets every worker finish its round (requests in flight are answered), then stops. */
+  async stop(): Promise<void> {
+    this.#started = false;
+    await Promise.all([...this.#workers.values()].map(({ worker }) => worker.stop()));
+  }
+
+  /** The worker of a destination, for tests and the admin API. */
+  worker(destinationId: string): DestinationWorker | undefined {
+    return this.#workers.get(destinationId)?.worker;
+  }
+}
+
+function fingerprint(destination: DestinationConfig): string {
+  return JSON.stringify(destination);
+}

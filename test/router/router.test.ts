@@ -1,0 +1,259 @@
+/**
+ * The router against real PostgreSQL and local servers playing the vendor: order per user under
+ * retries, isolation between destinations, crash recovery, dead letters and replay, batching.
+ */
+import { z } from 'zod';
+import { defineDestination } from '../../destinations/destination';
+import { createLogger } from '../../src/log';
+import { createMetrics } from '../../src/metrics';
+import { claimDeliveries } from '../../src/router/claim-deliveries';
+import { listDeadLetters, replayDeadLetters } from '../../src/router/dead-letters';
+import { DestinationWorker, type DeliveryPolicy } from '../../src/router/destination-worker';
+import { deadLetterRows, enqueueDeliveries, queuedJobs, testHook } from '../support/deliveries';
+import { eventually } from '../support/eventually';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { startVendor, type VendorServer } from '../support/vendor-server';
+
+let database: TestDatabase;
+let vendor: VendorServer;
+const workers: DestinationWorker[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  vendor = await startVendor();
+});
+afterAll(async () => {
+  await vendor?.close();
+  await database?.drop();
+});
+beforeEach(async () => {
+  await database.pool.query('TRUNCATE delivery_jobs, dead_letters');
+  vendor.requests.length = 0;
+  vendor.script = () => ({ status: 200 });
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+});
+
+const POLICY: DeliveryPolicy = { maxConcurrency: 4, timeoutMs: 2000, maxAttempts: 10, maxRetryHours: 3 };
+const FAST = { claimLimit: 100, idleMs: 10, backoff: { baseMs: 30, maxMs: 200 }, quickRetries: 0, quickRetryMinMs: 10 };
+
+function worker(destinationId: string, url: string, options: Partial<typeof FAST> = {}, policy: Partial<DeliveryPolicy> = {}, module = testHook()) {
+  const created = new DestinationWorker(
+    { pool: database.pool, logger: createLogger('silent'), metrics: createMetrics() },
+    destinationId,
+    module,
+    { config: { url }, destination: { id: destinationId } },
+    { ...POLICY, ...policy },
+    { ...FAST, ...options },
+  );
+  workers.push(created);
+  return created;
+}
+
+const sent = (path?: string) =>
+  vendor.requests.filter((r) => !path || r.path === path).map((r) => JSON.parse(r.body) as { userId: string; event: string });
+
+test('events are delivered and removed from the queue', async () => {
+  await enqueueDeliveries(database.pool, 'hook', [
+    { userId: 'u1', event: 'A' },
+    { userId: 'u2', event: 'B' },
+  ]);
+  expect(await worker('hook', vendor.url).runOnce()).toBe(2);
+  expect(sent().map((e) => e.event).sort()).toEqual(['A', 'B']);
+  expect(vendor.requests[0].headers['content-type']).toBe('application/json');
+  expect(await queuedJobs(database.pool, 'hook')).toEqual([]);
+});
+
+test('a user’s events arrive in order across retries, and other users are not held back', async () => {
+  // u1's first event fails twice; u2 is never delayed.
+  let failures = 0;
+  vendor.script = (request) => {
+    const event = JSON.parse(request.body);
+    if (event.event === 'u1-1' && failures < 2) {
+      failures++;
+      return { status: 503 };
+    }
+    return { status: 200 };
+  };
+  await enqueueDeliveries(database.pool, 'hook', [
+    { userId: 'u1', event: 'u1-1' },
+    { userId: 'u2', event: 'u2-1' },
+    { userId: 'u1', event: 'u1-2' },
+    { userId: 'u2', event: 'u2-2' },
+    { userId: 'u1', event: 'u1-3' },
+  ]);
+  const started = Date.now();
+  worker('hook', vendor.url).start();
+  await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]));
+  const u1 = vendor.requests.map((r) => JSON.parse(r.body).event).filter((e: string) => e.startsWith('u1'));
+  // Two failed attempts of u1-1, then the delivery, then u1-2 and u1-3 in order.
+  expect(u1).toEqual(['u1-1', 'u1-1', 'u1-1', 'u1-2', 'u1-3']);
+  const u2Times = vendor.requests.filter((r) => JSON.parse(r.body).event.startsWith('u2')).map((r) => r.at - started);
+  const lastU1 = vendor.requests.filter((r) => JSON.parse(r.body).event === 'u1-3')[0].at - started;
+  expect(Math.max(...u2Times)).toBeLessThan(lastU1);
+});
+
+test('a dead destination does not delay another', async () => {
+  const healthy = await startVendor();
+  try {
+    await enqueueDeliveries(database.pool, 'dead', Array.from({ length: 50 }, (_, i) => ({ userId: `u${i}`, event: 'E' })));
+    await enqueueDeliveries(database.pool, 'alive', Array.from({ length: 50 }, (_, i) => ({ userId: `u${i}`, event: 'E' })));
+    // Nothing listens on port 9 (discard): every request to it fails at the network level.
+    worker('dead', 'http://127.0.0.1:9/').start();
+    worker('alive', healthy.url).start();
+    const started = Date.now();
+    await eventually(async () => expect(await queuedJobs(database.pool, 'alive')).toEqual([]));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(healthy.requests).toHaveLength(50);
+    const dead = await queuedJobs(database.pool, 'dead');
+    expect(dead).toHaveLength(50);
+    await eventually(async () => {
+      const rows = await queuedJobs(database.pool, 'dead');
+      expect(rows.every((row) => row.attempts >= 1 && /network error/.test(row.last_error))).toBe(true);
+    });
+  } finally {
+    await healthy.close();
+  }
+});
+
+test('429 with Retry-After postpones the user by that long', async () => {
+  vendor.script = (_request, index) => (index === 0 ? { status: 429, headers: { 'retry-after': '7' } } : { status: 200 });
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }, { userId: 'u1', event: 'B' }]);
+  const before = Date.now();
+  await worker('hook', vendor.url).runOnce();
+  const [first, second] = await queuedJobs(database.pool, 'hook');
+  expect(first.attempts).toBe(1);
+  expect(first.last_error).toMatch(/HTTP 429/);
+  const delay = first.next_attempt_at.getTime() - before;
+  expect(delay).toBeGreaterThanOrEqual(6900);
+  expect(delay).toBeLessThan(9000);
+  // The user's next event waits for the same time and was never sent.
+  expect(second.next_attempt_at.getTime()).toBe(first.next_attempt_at.getTime());
+  expect(sent().map((e) => e.event)).toEqual(['A']);
+});
+
+test('500 then success: delivered on the retry', async () => {
+  vendor.script = (_request, index) => (index === 0 ? { status: 500 } : { status: 200 });
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+  worker('hook', vendor.url).start();
+  await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]));
+  expect(sent().map((e) => e.event)).toEqual(['A', 'A']);
+});
+
+test('a 400 is not retried: the event goes to the dead letters with the last request and response', async () => {
+  vendor.script = () => ({ status: 400, body: '{"error":"missing field"}' });
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'Bad' }, { userId: 'u1', event: 'Next' }]);
+  await worker('hook', vendor.url).runOnce();
+  const letters = await listDeadLetters(database.pool, { destinationId: 'hook' });
+  expect(letters.map((l) => JSON.parse(l.payload).event)).toEqual(['Bad', 'Next']);
+  expect(letters[0].reason).toMatch(/HTTP 400: \{"error":"missing field"\}/);
+  expect(letters[0].attempts).toBe(1);
+  const request = JSON.parse(letters[0].lastRequest!);
+  expect(request).toMatchObject({ method: 'POST', url: `${vendor.url}/` });
+  expect(request.headers.authorization).toBe('[redacted]');
+  expect(JSON.parse(letters[0].lastResponse!).status).toBe(400);
+  expect(await queuedJobs(database.pool, 'hook')).toEqual([]);
+
+  // The vendor is fixed; replay sends them again, in order.
+  vendor.script = () => ({ status: 200 });
+  vendor.requests.length = 0;
+  expect(await replayDeadLetters(database.pool, { destinationId: 'hook' })).toBe(2);
+  expect(await deadLetterRows(database.pool, 'hook')).toEqual([]);
+  await worker('hook', vendor.url).runOnce();
+  expect(sent().map((e) => e.event)).toEqual(['Bad', 'Next']);
+});
+
+test('retries stop at maxAttempts: the event is dead-lettered with the reason', async () => {
+  vendor.script = () => ({ status: 502, body: 'bad gateway' });
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+  worker('hook', vendor.url, {}, { maxAttempts: 3 }).start();
+  await eventually(async () => expect(await deadLetterRows(database.pool, 'hook')).toHaveLength(1));
+  const [letter] = await deadLetterRows(database.pool, 'hook');
+  expect(letter.reason).toMatch(/gave up after 3 attempts.*HTTP 502: bad gateway/);
+  expect(letter.attempts).toBe(3);
+  expect(vendor.requests).toHaveLength(3);
+});
+
+test('a mapping error aborts the event without sending anything', async () => {
+  const picky = defineDestination({
+    ...testHook(),
+    configSchema: z.object({ url: z.string() }),
+    transform: () => {
+      throw new Error('email is required');
+    },
+  });
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+  await worker('hook', vendor.url, {}, {}, picky).runOnce();
+  expect(vendor.requests).toHaveLength(0);
+  expect((await deadLetterRows(database.pool, 'hook'))[0].reason).toBe('mapping failed: email is required');
+});
+
+test('a worker that dies mid-delivery loses nothing: its rows are delivered once the lease ends', async () => {
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }, { userId: 'u2', event: 'B' }]);
+  // A worker claims the rows and dies before recording anything.
+  const claimed = await claimDeliveries(database.pool, 'hook', { limit: 10, perKey: 5, leaseMs: 300 });
+  expect(claimed.flat()).toHaveLength(2);
+  const survivor = worker('hook', vendor.url);
+  expect(await survivor.runOnce()).toBe(0); // still leased
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  expect(await survivor.runOnce()).toBe(2);
+  expect(sent().map((e) => e.event).sort()).toEqual(['A', 'B']);
+});
+
+test('two workers on one destination never send a user’s events out of order or twice', async () => {
+  vendor.script = async () => {
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+    return { status: Math.random() < 0.2 ? 503 : 200 };
+  };
+  const events = Array.from({ length: 120 }, (_, i) => ({ userId: `u${i % 6}`, event: `${i}` }));
+  await enqueueDeliveries(database.pool, 'hook', events);
+  worker('hook', vendor.url, { claimLimit: 7 }).start();
+  worker('hook', vendor.url, { claimLimit: 5 }).start();
+  await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]), 20_000);
+  // The last successful delivery of each event, in arrival order per user, is ascending.
+  for (let user = 0; user < 6; user++) {
+    const received = vendor.requests
+      .map((r) => JSON.parse(r.body))
+      .filter((e) => e.userId === `u${user}`)
+      .map((e) => Number(e.event));
+    const firsts = received.filter((value, index) => received.indexOf(value) === index);
+    expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+    expect(new Set(received).size).toBe(20);
+  }
+});
+
+describe('batching', () => {
+  test('events of many users are combined within the item limit; a user’s events keep their order', async () => {
+    const events = Array.from({ length: 25 }, (_, i) => ({ userId: `u${i % 3}`, event: `${i}` }));
+    await enqueueDeliveries(database.pool, 'batch', events);
+    await worker('batch', vendor.url, {}, {}, testHook({ batch: { maxItems: 10 } })).runOnce();
+    const bodies = vendor.requests.map((r) => JSON.parse(r.body) as Array<{ userId: string; event: string }>);
+    expect(bodies.every((body) => Array.isArray(body) && body.length <= 10)).toBe(true);
+    expect(bodies.flat()).toHaveLength(25);
+    for (let user = 0; user < 3; user++) {
+      const sequence = bodies.flat().filter((e) => e.userId === `u${user}`).map((e) => Number(e.event));
+      expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
+    }
+    expect(await queuedJobs(database.pool, 'batch')).toEqual([]);
+  });
+
+  test('a failed batch retries every event in it, together', async () => {
+    vendor.script = (_request, index) => (index === 0 ? { status: 500 } : { status: 200 });
+    await enqueueDeliveries(database.pool, 'batch', [{ userId: 'u1', event: 'A' }, { userId: 'u2', event: 'B' }]);
+    const batchWorker = worker('batch', vendor.url, {}, {}, testHook({ batch: { maxItems: 10 } }));
+    await batchWorker.runOnce();
+    expect((await queuedJobs(database.pool, 'batch')).map((row) => row.attempts)).toEqual([1, 1]);
+    batchWorker.start();
+    await eventually(async () => expect(await queuedJobs(database.pool, 'batch')).toEqual([]));
+    expect(vendor.requests.map((r) => JSON.parse(r.body).length)).toEqual([2, 2]);
+  });
+
+  test('the byte limit splits requests', async () => {
+    const events = Array.from({ length: 6 }, (_, i) => ({ userId: `u${i}`, event: 'x'.repeat(300) }));
+    await enqueueDeliveries(database.pool, 'batch', events);
+    await worker('batch', vendor.url, {}, {}, testHook({ batch: { maxItems: 100, maxBytes: 1000 } })).runOnce();
+    expect(vendor.requests.length).toBeGreaterThanOrEqual(3);
+    expect(vendor.requests.every((r) => r.body.length < 1100)).toBe(true);
+  });
+});

@@ -1,0 +1,60 @@
+/** Puts events straight into the delivery queue (as the processor would) and reads it back. */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { z } from 'zod';
+import { defineDestination, type Destination } from '../../destinations/destination';
+import { EVENT_TYPES } from '../../src/event';
+
+export async function enqueueDeliveries(
+  pool: pg.Pool,
+  destinationId: string,
+  events: Array<{ userId: string; event: string; [field: string]: unknown }>,
+): Promise<void> {
+  for (const event of events) {
+    const full = { type: 'track', messageId: randomUUID(), ...event };
+    await pool.query(
+      `INSERT INTO delivery_jobs (segment, destination_id, user_key, source_id, message_id, received_at, payload)
+       VALUES ((SELECT max(segment) FROM delivery_segments), $1, $2, 'web', $3, now(), $4)`,
+      [destinationId, event.userId, full.messageId, JSON.stringify(full)],
+    );
+  }
+}
+
+export async function queuedJobs(pool: pg.Pool, destinationId: string) {
+  const { rows } = await pool.query(
+    `SELECT id, user_key, attempts, next_attempt_at, locked_until, last_error, payload
+     FROM delivery_jobs WHERE destination_id = $1 ORDER BY id`,
+    [destinationId],
+  );
+  return rows;
+}
+
+export async function deadLetterRows(pool: pg.Pool, destinationId: string) {
+  const { rows } = await pool.query('SELECT * FROM dead_letters WHERE destination_id = $1 ORDER BY id', [destinationId]);
+  return rows;
+}
+
+/** A minimal destination for router tests: POSTs each event as JSON, optionally batched. */
+export function testHook(options: { batch?: { maxItems: number; maxBytes?: number } } = {}): Destination<{ url: string }> {
+  return defineDestination({
+    type: 'testhook',
+    kind: 'tool',
+    integrationName: 'Test Hook',
+    configSchema: z.object({ url: z.string() }),
+    supportedTypes: EVENT_TYPES,
+    transform: (event, context) => [
+      {
+        method: 'POST',
+        url: context.config.url,
+        headers: { 'content-type': 'application/json', authorization: 'Bearer secret-token' },
+        body: JSON.stringify(event),
+        batch: options.batch ? { key: context.config.url, item: event } : undefined,
+      },
+    ],
+    batching: options.batch && {
+      maxItems: options.batch.maxItems,
+      maxBytes: options.batch.maxBytes ?? 1_000_000,
+      combine: (items, first) => ({ ...first, body: JSON.stringify(items), batch: undefined }),
+    },
+  });
+}
