@@ -21,7 +21,29 @@ export interface DestinationRequest {
    * headers, same credentials) into one batched request by the destination's `batching.combine`.
    * `item` is this request's contribution (e.g. one Amplitude event object).
    */
-  batch?: { key: string; item: unknown };
+  batch?: BatchSlot;
+}
+
+/** How one request takes part in batching. */
+export interface BatchSlot {
+  key: string;
+  item: unknown;
+  /**
+   * Narrower limits for batches of this key than the destination's `batching` ones, where the
+   * endpoint or the config sets them: Mixpanel's /groups takes 200 updates where /import takes
+   * 2000, a webhook batches as many events as its config says. A batch respects both.
+   */
+  limits?: BatchLimits;
+}
+
+/**
+ * Most items in one batched request, and most bytes, counted as the sum of the UTF-8 length of
+ * `JSON.stringify(item)` over the items. Destinations state byte limits below the vendor's so
+ * that the envelope (`{"api_key":..,"events":[..]}`) fits in the difference.
+ */
+export interface BatchLimits {
+  maxItems?: number;
+  maxBytes?: number;
 }
 
 /** What a mapping function knows besides the event. */
@@ -64,10 +86,14 @@ export interface Destination<Config = Record<string, unknown>> {
   transform(event: SegmentEvent, context: TransformContext<Config>): DestinationRequest[];
   /** For destinations whose API accepts batches. */
   readonly batching?: {
-    /** Most items in one batched request, and most body bytes, as the vendor documents. */
+    /** Most items in one batched request, and most item bytes (see BatchLimits). */
     maxItems: number;
     maxBytes: number;
-    /** One request carrying `items`, built from the first request of the batch. */
+    /**
+     * One request carrying `items`, built from the first request of the batch. For any batchable
+     * request `r`, `combine([r.batch.item], r, context)` equals `r` apart from `batch`, so the
+     * router may send a lone request as it is.
+     */
     combine(
       items: unknown[],
       first: DestinationRequest,
