@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Destination, DestinationRequest, TransformContext } from '../../destinations/destination';
+import type { BatchSlot, Destination, DestinationRequest, TransformContext } from '../../destinations/destination';
 import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
@@ -155,16 +155,17 @@ export class DestinationWorker {
         completion.delivered.push(row); // nothing to send for this event
         continue;
       }
-      const batching = this.module.batching;
-      const batchKey = requests.length === 1 && batching ? requests[0].batch?.key : undefined;
-      const itemBytes = batchKey === undefined ? 0 : JSON.stringify(requests[0].batch!.item).length;
+      const slot = requests.length === 1 && this.module.batching ? requests[0].batch : undefined;
+      const batchKey = slot?.key;
+      const itemBytes = slot ? Buffer.byteLength(JSON.stringify(slot.item)) : 0;
       const job = { row, requests, itemBytes };
       const last = steps[steps.length - 1];
+      const limits = slot && this.#limitsOf(slot);
       const fits =
-        batchKey !== undefined &&
+        limits !== undefined &&
         last?.batchKey === batchKey &&
-        last.jobs.length < batching!.maxItems &&
-        last.bytes + itemBytes <= batching!.maxBytes;
+        last.jobs.length < limits.maxItems &&
+        last.bytes + itemBytes <= limits.maxBytes;
       if (fits) {
         last.jobs.push(job);
         last.bytes += itemBytes;
@@ -183,6 +184,7 @@ export class DestinationWorker {
       else byKey.set(step.batchKey, [...(byKey.get(step.batchKey) ?? []), step]);
     }
     for (const group of byKey.values()) {
+      const limits = this.#limitsOf(group[0].jobs[0].requests[0].batch!);
       let chunk: Step[] = [];
       let items = 0;
       let bytes = 0;
@@ -196,7 +198,7 @@ export class DestinationWorker {
         bytes = 0;
       };
       for (const step of group) {
-        if (items + step.jobs.length > batching!.maxItems || bytes + step.bytes > batching!.maxBytes) flush();
+        if (items + step.jobs.length > limits.maxItems || bytes + step.bytes > limits.maxBytes) flush();
         chunk.push(step);
         items += step.jobs.length;
         bytes += step.bytes;
@@ -225,6 +227,15 @@ export class DestinationWorker {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.policy.maxConcurrency, sends.length) }, lane));
+  }
+
+  /** The destination's batch limits, narrowed by the request's own (a webhook's batchSize). */
+  #limitsOf(slot: BatchSlot): { maxItems: number; maxBytes: number } {
+    const batching = this.module.batching!;
+    return {
+      maxItems: Math.min(batching.maxItems, slot.limits?.maxItems ?? Infinity),
+      maxBytes: Math.min(batching.maxBytes, slot.limits?.maxBytes ?? Infinity),
+    };
   }
 
   async #send(request: DestinationRequest): Promise<SendResult> {

@@ -1,0 +1,118 @@
+/**
+ * The Customer.io destination, through the Journeys Track API v1 (docs.customer.io/api/track/),
+ * US or EU region, Basic auth with the site id and API key:
+ * identify → `PUT /customers/{id}`; track, page, screen → `POST /customers/{id}/events` (type
+ * event, page or screen), or `POST /events` with `anonymous_id` for anonymous people (linked to
+ * the person when an identify carries the same anonymous_id); alias → `POST /merge_customers`.
+ *
+ * v1 rather than the v2 `/batch` endpoint: v2 reports a failed item inside a successful batch
+ * response, and a delivery's verdict here covers a whole request, so one bad event would either
+ * be lost or take its batch's good events with it. v1 gives every event its own status, and its
+ * rate limit (100 requests/s) is the router's throttle to keep.
+ */
+import { z } from 'zod';
+import type { SegmentEvent } from '../../src/event';
+import {
+  defineDestination,
+  DestinationMappingError,
+  type DestinationRequest,
+} from '../destination';
+import { secret } from '../shared/config';
+import { eventNameOf, pageOf, personOf } from '../shared/events';
+import { basicAuth, jsonRequest, type RequestTarget } from '../shared/requests';
+import { renameTraits } from '../shared/traits';
+import { epochSeconds, firstString, recordOf, type JsonObject } from '../shared/values';
+
+const HOSTS = { us: 'https://track.customer.io', eu: 'https://track-eu.customer.io' } as const;
+
+export const CustomerIoConfig = z.strictObject({
+  siteId: secret(),
+  apiKey: secret(),
+  /** The workspace's data centre; sending EU data to the US host routes it through the US. */
+  region: z.enum(['us', 'eu']).default('us'),
+});
+
+export type CustomerIoConfig = z.infer<typeof CustomerIoConfig>;
+
+function target(config: CustomerIoConfig, method: 'PUT' | 'POST', path: string): RequestTarget {
+  return {
+    method,
+    url: `${HOSTS[config.region]}/api/v1${path}`,
+    headers: { Authorization: basicAuth(config.siteId, config.apiKey) },
+  };
+}
+
+function customerPath(userId: string): string {
+  return `/customers/${encodeURIComponent(userId)}`;
+}
+
+/** Person attributes: traits as sent, `created_at` in Unix seconds as Customer.io expects. */
+function attributesOf(event: SegmentEvent, anonymousId: string | undefined): JsonObject {
+  // `id` would be read as a new identifier for the person; the path already names them.
+  const attributes = renameTraits(event.traits, { createdAt: 'created_at', id: null });
+  if (attributes.created_at !== undefined) {
+    attributes.created_at = epochSeconds(attributes.created_at) ?? attributes.created_at;
+  }
+  return anonymousId ? { ...attributes, anonymous_id: anonymousId } : attributes;
+}
+
+/** The name and type of the Customer.io event a track, page or screen becomes. */
+function activityOf(event: SegmentEvent): { name: string; type?: 'page' | 'screen' } {
+  if (event.type === 'track') return { name: eventNameOf(event) };
+  // Page and screen events are named after what was viewed: the URL, or the screen's name.
+  const name =
+    event.type === 'page'
+      ? (pageOf(event).url ?? firstString(event.name))
+      : firstString(event.name);
+  if (!name) {
+    throw new DestinationMappingError(
+      `Customer.io names ${event.type} views after the ${event.type === 'page' ? 'URL' : 'screen name'}, and this ${event.type} has none`,
+    );
+  }
+  return { name, type: event.type === 'page' ? 'page' : 'screen' };
+}
+
+function activityRequest(event: SegmentEvent, config: CustomerIoConfig): DestinationRequest {
+  const { userId, anonymousId } = personOf(event, 'Customer.io');
+  const { name, type } = activityOf(event);
+  const body: JsonObject = {
+    name,
+    ...(type ? { type } : {}),
+    data: recordOf(event.properties),
+    timestamp: epochSeconds(event.timestamp),
+  };
+  if (userId) return jsonRequest(target(config, 'POST', `${customerPath(userId)}/events`), body);
+  return jsonRequest(target(config, 'POST', '/events'), { ...body, anonymous_id: anonymousId });
+}
+
+export const customerio = defineDestination<CustomerIoConfig>({
+  type: 'customerio',
+  kind: 'tool',
+  integrationName: 'Customer.io',
+  configSchema: CustomerIoConfig,
+  supportedTypes: ['identify', 'track', 'page', 'screen', 'alias'],
+  transform(event, { config }) {
+    switch (event.type) {
+      case 'identify': {
+        const { userId, anonymousId } = personOf(event, 'Customer.io');
+        // The Track API keeps no profiles of anonymous people: their traits have nowhere to go.
+        if (!userId) return [];
+        const body = attributesOf(event, anonymousId);
+        return [jsonRequest(target(config, 'PUT', customerPath(userId)), body)];
+      }
+      case 'track':
+      case 'page':
+      case 'screen':
+        return [activityRequest(event, config)];
+      case 'alias':
+        return [
+          jsonRequest(target(config, 'POST', '/merge_customers'), {
+            primary: { id: event.userId },
+            secondary: { id: event.previousId },
+          }),
+        ];
+      default:
+        return [];
+    }
+  },
+});

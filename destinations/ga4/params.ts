@@ -1,0 +1,159 @@
+/**
+ * The Measurement Protocol's naming and size rules (developers.google.com/analytics/devguides/
+ * collection/protocol/ga4/sending-events, "Limitations"), applied before sending: GA4 accepts
+ * anything with a 2xx and silently drops what breaks them, so names are made valid, values cut
+ * to length and counts capped here, where it can be tested.
+ */
+import { DestinationMappingError } from '../destination';
+import { isRecord, truncate, type JsonObject } from '../shared/values';
+
+export const MAX_EVENT_NAME = 40;
+export const MAX_PARAM_NAME = 40;
+export const MAX_PARAM_VALUE = 100;
+export const MAX_PARAMS = 25;
+export const MAX_USER_PROPERTY_NAME = 24;
+export const MAX_USER_PROPERTY_VALUE = 36;
+export const MAX_USER_PROPERTIES = 25;
+export const MAX_ITEMS = 200;
+
+/** Page parameters GA4 stores longer than 100 characters. */
+const LONG_PARAMS: Record<string, number> = {
+  page_location: 1000,
+  page_referrer: 420,
+  page_title: 300,
+};
+
+/** Names the Measurement Protocol reserves for events GA4 collects itself. */
+const RESERVED_EVENT_NAMES = new Set([
+  'ad_activeview',
+  'ad_click',
+  'ad_exposure',
+  'ad_impression',
+  'ad_query',
+  'ad_reward',
+  'adunit_exposure',
+  'app_background',
+  'app_clear_data',
+  'app_exception',
+  'app_install',
+  'app_remove',
+  'app_store_refund',
+  'app_store_subscription_cancel',
+  'app_store_subscription_convert',
+  'app_store_subscription_renew',
+  'app_update',
+  'app_upgrade',
+  'dynamic_link_app_open',
+  'dynamic_link_app_update',
+  'dynamic_link_first_open',
+  'error',
+  'firebase_campaign',
+  'firebase_in_app_message_action',
+  'firebase_in_app_message_dismiss',
+  'firebase_in_app_message_impression',
+  'first_open',
+  'first_visit',
+  'in_app_purchase',
+  'notification_dismiss',
+  'notification_foreground',
+  'notification_open',
+  'notification_receive',
+  'os_update',
+  'session_start',
+  'session_start_with_rollout',
+  'user_engagement',
+]);
+
+const RESERVED_USER_PROPERTIES = new Set([
+  'first_open_time',
+  'first_visit_time',
+  'last_deep_link_referrer',
+  'user_id',
+  'first_open_after_install',
+]);
+
+const RESERVED_PREFIXES = ['google_', 'ga_', 'firebase_'];
+
+function reservedPrefix(name: string): boolean {
+  return RESERVED_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/**
+ * A name made of letters, digits and underscores that starts with a letter: `Order Shipped` →
+ * `order_shipped`, `2FA Enabled` → `2fa_enabled` → undefined (no leading letter is invented).
+ */
+export function snakeName(text: string, max: number): string | undefined {
+  const snake = text
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  if (!/^[a-z]/.test(snake)) return undefined;
+  return snake.slice(0, max).replace(/_+$/, '');
+}
+
+/** The GA4 name of a custom event; throws when GA4 would drop it. */
+export function customEventName(event: string): string {
+  const name = snakeName(event, MAX_EVENT_NAME);
+  if (!name) throw new DestinationMappingError(`"${event}" cannot be made a GA4 event name`);
+  if (RESERVED_EVENT_NAMES.has(name) || reservedPrefix(name)) {
+    throw new DestinationMappingError(`"${name}" is reserved by GA4 and would be dropped`);
+  }
+  return name;
+}
+
+/** A parameter value GA4 keeps: numbers as they are, everything else as text cut to length. */
+function paramValue(name: string, value: unknown): string | number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return truncate(text, LONG_PARAMS[name] ?? MAX_PARAM_VALUE);
+}
+
+/**
+ * Event parameters: `standard` ones (already GA4 names, `items` kept as an array) first, then
+ * the event's own properties under valid names, at most 25 in all.
+ */
+export function eventParams(standard: JsonObject, properties: JsonObject = {}): JsonObject {
+  const params: JsonObject = {};
+  const add = (name: string, value: unknown) => {
+    if (name in params || Object.keys(params).length >= MAX_PARAMS) return;
+    if (name === 'items' && Array.isArray(value)) {
+      if (value.length) params.items = value.slice(0, MAX_ITEMS);
+      return;
+    }
+    const kept = paramValue(name, value);
+    if (kept !== undefined) params[name] = kept;
+  };
+  for (const [name, value] of Object.entries(standard)) add(name, value);
+  for (const [key, value] of Object.entries(properties)) {
+    const name = snakeName(key, MAX_PARAM_NAME);
+    if (name && !reservedPrefix(name) && name !== 'items') add(name, value);
+  }
+  return params;
+}
+
+/** One `items[]` entry: its parameters cut to length, without empty ones. */
+export function itemParams(item: JsonObject): JsonObject {
+  const result: JsonObject = {};
+  for (const [name, value] of Object.entries(item)) {
+    const kept = paramValue(name, value);
+    if (kept !== undefined) result[name] = kept;
+  }
+  return result;
+}
+
+/** Traits as `user_properties` (`{ plan: { value: "pro" } }`) within GA4's limits. */
+export function userProperties(traits: unknown): JsonObject {
+  const properties: JsonObject = {};
+  for (const [key, value] of Object.entries(isRecord(traits) ? traits : {})) {
+    if (Object.keys(properties).length >= MAX_USER_PROPERTIES) break;
+    const name = snakeName(key, MAX_USER_PROPERTY_NAME);
+    if (!name || reservedPrefix(name) || RESERVED_USER_PROPERTIES.has(name)) continue;
+    if (typeof value === 'number' && Number.isFinite(value)) properties[name] = { value };
+    else if (typeof value === 'string' || typeof value === 'boolean') {
+      properties[name] = { value: truncate(String(value), MAX_USER_PROPERTY_VALUE) };
+    }
+  }
+  return properties;
+}

@@ -1,0 +1,59 @@
+/**
+ * The destination registry: every destination type Sluice knows, looked up by the `type` of a
+ * workspace destination, and the validation of a workspace destination's `config` against its
+ * type (the workspace loader calls it, so a bad config stops Sluice at start with the field named).
+ */
+import type { DestinationConfig } from '../src/config/workspace';
+import { amplitude } from './amplitude';
+import { braze } from './braze';
+import { customerio } from './customerio';
+import type { Destination } from './destination';
+import { ga4 } from './ga4';
+import { mixpanel } from './mixpanel';
+import { posthog } from './posthog';
+import { segment } from './segment';
+import { parseConfig } from './shared/config';
+import { slack } from './slack';
+import { webhook } from './webhook';
+
+// Each destination has its own Config type; the registry holds them side by side, and callers
+// pass each one the config validateDestinationConfig parsed for it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDestination = Destination<any>;
+
+const ALL: readonly AnyDestination[] = [
+  amplitude,
+  braze,
+  customerio,
+  ga4,
+  mixpanel,
+  posthog,
+  segment,
+  slack,
+  webhook,
+];
+
+/** Every destination by its workspace `type`. */
+export const DESTINATIONS: ReadonlyMap<string, AnyDestination> = new Map(
+  ALL.map((destination) => [destination.type, destination]),
+);
+
+/** The destination of a type, or undefined for an unknown type. */
+export function destinationOf(type: string): AnyDestination | undefined {
+  return DESTINATIONS.get(type);
+}
+
+/**
+ * The destination's config parsed by its type's schema, defaults filled. Throws an Error whose
+ * message names the field (`url: Invalid URL`) or the unknown type.
+ */
+export function validateDestinationConfig(
+  destination: Pick<DestinationConfig, 'type' | 'config'>,
+): Record<string, unknown> {
+  const found = destinationOf(destination.type);
+  if (!found) {
+    const known = [...DESTINATIONS.keys()].sort().join(', ');
+    throw new Error(`unknown destination type "${destination.type}" (known: ${known})`);
+  }
+  return parseConfig(found.configSchema, destination.config) as Record<string, unknown>;
+}

@@ -1,0 +1,264 @@
+import { amplitude } from '../../destinations/amplitude';
+import { DestinationMappingError } from '../../destinations/destination';
+import {
+  bodyOf,
+  combined,
+  contextFor,
+  identify,
+  MOBILE_CONTEXT,
+  onlyRequest,
+  segmentEvent,
+  testConfigErrors,
+  TIMESTAMP_MS,
+  track,
+  verdictOf,
+} from './support';
+
+const context = contextFor(amplitude, { apiKey: 'amp-key-123' });
+
+/** What every event of the default browser fixture carries. */
+const BROWSER_BASE = {
+  user_id: 'user-4711',
+  device_id: 'a1b2c3d4-0000-4c4c-8888-0123456789ab',
+  time: TIMESTAMP_MS,
+  insert_id: 'ajs-next-1714564800000-4b1e2f',
+  language: 'en-GB',
+  ip: '203.0.113.7',
+  platform: 'Web',
+  library: 'analytics.js/next-1.70.0',
+};
+
+function eventsOf(request: ReturnType<typeof onlyRequest>) {
+  return (bodyOf(request) as { events: unknown[] }).events;
+}
+
+describe('amplitude config', () => {
+  test('fills defaults', () => {
+    expect(context.config).toEqual({
+      apiKey: 'amp-key-123',
+      residency: 'us',
+      api: 'httpapi',
+      minIdLength: 5,
+      pageNames: { named: 'Viewed {name} Page', unnamed: 'Loaded a Page' },
+      screenNames: { named: 'Viewed {name} Screen', unnamed: 'Loaded a Screen' },
+      groupType: 'company',
+    });
+  });
+
+  testConfigErrors('amplitude', [
+    [{}, 'apiKey: required'],
+    [{ apiKey: '' }, 'apiKey: must not be empty'],
+    [{ apiKey: 'k', residency: 'de' }, 'residency: Invalid option'],
+    [{ apiKey: 'k', minIdLength: 0 }, 'minIdLength: Too small'],
+    [{ apiKey: 'k', pageNames: { named: '' } }, 'pageNames.named: Too small'],
+  ]);
+});
+
+describe('amplitude mapping', () => {
+  test('track: the exact HTTP V2 request', () => {
+    const request = onlyRequest(amplitude, context, track('Song Played', { title: 'Blue' }));
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe('https://api2.amplitude.com/2/httpapi');
+    expect(request.headers).toEqual({ 'Content-Type': 'application/json' });
+    expect(bodyOf(request)).toEqual({
+      api_key: 'amp-key-123',
+      events: [{ ...BROWSER_BASE, event_type: 'Song Played', event_properties: { title: 'Blue' } }],
+      options: { min_id_length: 5 },
+    });
+  });
+
+  test('EU residency and the Batch Event Upload API', () => {
+    const eu = contextFor(amplitude, { apiKey: 'k', residency: 'eu', api: 'batch' });
+    expect(onlyRequest(amplitude, eu, track('X')).url).toBe('https://api.eu.amplitude.com/batch');
+  });
+
+  test('mobile context: device, os, carrier, location, advertising id', () => {
+    const event = segmentEvent('screen', {
+      name: 'Checkout',
+      properties: { step: 2 },
+      context: MOBILE_CONTEXT,
+      integrations: { Amplitude: { session_id: 1714564000000 } },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, event))).toEqual([
+      {
+        user_id: 'user-4711',
+        device_id: 'a1b2c3d4-0000-4c4c-8888-0123456789ab',
+        time: TIMESTAMP_MS,
+        insert_id: 'ajs-next-1714564800000-4b1e2f',
+        app_version: '3.2.1',
+        os_name: 'iOS',
+        os_version: '17.4',
+        device_manufacturer: 'Apple',
+        device_model: 'iPhone15,2',
+        carrier: 'T-Mobile',
+        country: 'Germany',
+        region: 'BE',
+        city: 'Berlin',
+        location_lat: 52.52,
+        location_lng: 13.405,
+        language: 'de-DE',
+        ip: '198.51.100.23',
+        platform: 'iOS',
+        idfa: '7A3CBEA0-BDF5-11E4-8DFC-AA07A5B093DB',
+        library: 'analytics-swift/1.5.0',
+        session_id: 1714564000000,
+        event_type: 'Viewed Checkout Screen',
+        event_properties: { step: 2 },
+      },
+    ]);
+  });
+
+  test('pages are named by the configured templates', () => {
+    const named = segmentEvent('page', { name: 'Pricing', category: 'Docs' });
+    const unnamed = segmentEvent('page', { properties: { url: 'https://acme.example/' } });
+    const custom = contextFor(amplitude, {
+      apiKey: 'k',
+      pageNames: { named: '{category} {name} viewed' },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, named))[0]).toMatchObject({
+      event_type: 'Viewed Pricing Page',
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, unnamed))[0]).toMatchObject({
+      event_type: 'Loaded a Page',
+      event_properties: { url: 'https://acme.example/' },
+    });
+    expect(eventsOf(onlyRequest(amplitude, custom, named))[0]).toMatchObject({
+      event_type: 'Docs Pricing viewed',
+    });
+    const dollar = segmentEvent('page', { name: 'Save $& more' });
+    expect(eventsOf(onlyRequest(amplitude, context, dollar))[0]).toMatchObject({
+      event_type: 'Viewed Save $& more Page',
+    });
+  });
+
+  test('identify sets user properties through a $identify event', () => {
+    const event = identify({ email: 'ada@example.com', plan: 'pro', address: { city: 'London' } });
+    expect(eventsOf(onlyRequest(amplitude, context, event))).toEqual([
+      {
+        ...BROWSER_BASE,
+        event_type: '$identify',
+        user_properties: {
+          $set: { email: 'ada@example.com', plan: 'pro', address: { city: 'London' } },
+        },
+      },
+    ]);
+  });
+
+  test('group: the user joins the group, then the group gets its properties', () => {
+    const event = segmentEvent('group', { groupId: 'acme-42', traits: { plan: 'enterprise' } });
+    const grouped = contextFor(amplitude, { apiKey: 'k', groupType: 'org' });
+    expect(eventsOf(onlyRequest(amplitude, grouped, event))).toEqual([
+      {
+        ...BROWSER_BASE,
+        event_type: '$identify',
+        groups: { org: 'acme-42' },
+        user_properties: { $set: { org: 'acme-42' } },
+      },
+      {
+        ...BROWSER_BASE,
+        insert_id: 'ajs-next-1714564800000-4b1e2f-group',
+        event_type: '$groupidentify',
+        groups: { org: 'acme-42' },
+        group_properties: { $set: { plan: 'enterprise' } },
+      },
+    ]);
+  });
+
+  test('revenue: Order Completed total, price × quantity, and no revenue for a viewed price', () => {
+    const order = track('Order Completed', { order_id: 'o-1', total: 99.5, currency: 'EUR' });
+    expect(eventsOf(onlyRequest(amplitude, context, order))[0]).toMatchObject({ revenue: 99.5 });
+    const single = track('Subscription Renewed', {
+      revenue: '20',
+      price: 10,
+      quantity: 2,
+      product_id: 'plan-pro',
+      revenueType: 'renewal',
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, single))[0]).toMatchObject({
+      revenue: 20,
+      price: 10,
+      quantity: 2,
+      productId: 'plan-pro',
+      revenueType: 'renewal',
+    });
+    const viewed = eventsOf(onlyRequest(amplitude, context, track('Product Viewed', { price: 5 })));
+    expect(viewed[0]).not.toHaveProperty('price');
+    expect(viewed[0]).not.toHaveProperty('revenue');
+  });
+
+  test('ids shorter than minIdLength are dropped; an event left without one fails alone', () => {
+    const shortUser = track('X', {}, { userId: '42' });
+    const [event] = eventsOf(onlyRequest(amplitude, context, shortUser)) as Record<
+      string,
+      unknown
+    >[];
+    expect(event).not.toHaveProperty('user_id');
+    expect(event.device_id).toBe('a1b2c3d4-0000-4c4c-8888-0123456789ab');
+    const nothingLeft = track('X', {}, { userId: '42', anonymousId: 'abc' });
+    expect(() => amplitude.transform(nothingLeft, context)).toThrow(DestinationMappingError);
+    const lenient = contextFor(amplitude, { apiKey: 'k', minIdLength: 1 });
+    const [kept] = eventsOf(onlyRequest(amplitude, lenient, nothingLeft)) as Record<
+      string,
+      unknown
+    >[];
+    expect(kept).toMatchObject({ user_id: '42', device_id: 'abc' });
+    expect(bodyOf(onlyRequest(amplitude, lenient, nothingLeft))).toMatchObject({
+      options: { min_id_length: 1 },
+    });
+  });
+
+  test('alias is not supported', () => {
+    expect(amplitude.supportedTypes).not.toContain('alias');
+  });
+});
+
+describe('amplitude batching', () => {
+  test('events of different users combine into one request within the limits', () => {
+    const requests = ['user-aaaaa', 'user-bbbbb', 'user-ccccc'].map((userId, index) =>
+      onlyRequest(
+        amplitude,
+        context,
+        track('Clicked', { index }, { userId, messageId: `m${index}` }),
+      ),
+    );
+    expect(new Set(requests.map((request) => request.batch!.key)).size).toBe(1);
+    const body = bodyOf(combined(amplitude, context, requests)) as {
+      events: { user_id: string }[];
+    };
+    expect(body.events.map((event) => event.user_id)).toEqual([
+      'user-aaaaa',
+      'user-bbbbb',
+      'user-ccccc',
+    ]);
+    // A group item holds two events: 999 items never exceed the 2000 events of a request.
+    expect(amplitude.batching!.maxItems * 2).toBeLessThan(2000);
+    expect(amplitude.batching!.maxBytes).toBeLessThan(1_000_000);
+    expect(requests[0].batch!.key).not.toContain('amp-key-123');
+  });
+});
+
+describe('amplitude responses', () => {
+  test('429: retry after Amplitude’s 30 s pause, longer for a daily quota', () => {
+    expect(verdictOf(amplitude, 429, { code: 429, throttled_users: { 'user-1': 40 } })).toEqual({
+      outcome: 'retry',
+      reason: 'Amplitude throttled a user or device in the request',
+      afterMs: 30_000,
+    });
+    expect(
+      verdictOf(amplitude, 429, { code: 429, exceeded_daily_quota_users: { 'user-1': 500001 } }),
+    ).toMatchObject({ outcome: 'retry', afterMs: 3_600_000 });
+  });
+
+  test('a Retry-After header wins over the default pause', () => {
+    expect(verdictOf(amplitude, 429, '', { 'Retry-After': '5' })).toMatchObject({
+      outcome: 'retry',
+      afterMs: undefined,
+    });
+  });
+
+  test('other statuses follow the router’s rules', () => {
+    expect(verdictOf(amplitude, 200, { code: 200, events_ingested: 1 })).toBeUndefined();
+    expect(verdictOf(amplitude, 400, { code: 400, error: 'Invalid API key' })).toBeUndefined();
+    expect(verdictOf(amplitude, 503, 'unavailable')).toBeUndefined();
+  });
+});

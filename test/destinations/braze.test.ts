@@ -1,0 +1,243 @@
+import { braze } from '../../destinations/braze';
+import {
+  bodyOf,
+  combined,
+  contextFor,
+  identify,
+  onlyRequest,
+  testConfigErrors,
+  TIMESTAMP,
+  track,
+  verdictOf,
+} from './support';
+
+const context = contextFor(braze, {
+  restEndpoint: 'https://rest.fra-01.braze.eu',
+  apiKey: 'braze-rest-key',
+});
+const HEADERS = { 'Content-Type': 'application/json', Authorization: 'Bearer braze-rest-key' };
+const ANONYMOUS_ID = 'a1b2c3d4-0000-4c4c-8888-0123456789ab';
+const ALIAS = {
+  user_alias: { alias_name: ANONYMOUS_ID, alias_label: 'anonymous_id' },
+  _update_existing_only: false,
+};
+
+function order(productCount: number) {
+  const products = Array.from({ length: productCount }, (_, i) => ({
+    product_id: `sku-${i}`,
+    name: `Thing ${i}`,
+    price: 2.5,
+    quantity: 1,
+  }));
+  return track('Order Completed', { order_id: 'o-9', currency: 'eur', products });
+}
+
+describe('braze config', () => {
+  test('fills defaults', () => {
+    expect(context.config).toEqual({
+      restEndpoint: 'https://rest.fra-01.braze.eu',
+      apiKey: 'braze-rest-key',
+      anonymousUsers: 'alias',
+      aliasLabel: 'anonymous_id',
+    });
+  });
+
+  testConfigErrors('braze', [
+    [{ apiKey: 'k' }, 'restEndpoint: required'],
+    [{ restEndpoint: 'rest.iad-01.braze.com', apiKey: 'k' }, 'restEndpoint: Invalid URL'],
+    [{ restEndpoint: 'https://rest.iad-01.braze.com' }, 'apiKey: required'],
+    [
+      { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'k', anonymousUsers: 'skip' },
+      'anonymousUsers: Invalid option',
+    ],
+  ]);
+});
+
+describe('braze mapping', () => {
+  test('identify: standard attributes from reserved traits, the rest custom', () => {
+    const event = identify(
+      {
+        email: 'ada@example.com',
+        first_name: 'Ada',
+        lastName: 'Lovelace',
+        phone: '+442079460000',
+        gender: 'Female',
+        birthday: '1815-12-10T00:00:00.000Z',
+        avatar: 'https://acme.example/ada.png',
+        address: { city: 'London', country: 'GB', street: '12 St James Sq' },
+        plan: 'pro',
+        id: 'user-4711',
+      },
+      { anonymousId: undefined },
+    );
+    expect(onlyRequest(braze, context, event)).toEqual({
+      method: 'POST',
+      url: 'https://rest.fra-01.braze.eu/users/track',
+      headers: HEADERS,
+      body: JSON.stringify({
+        attributes: [
+          {
+            external_id: 'user-4711',
+            plan: 'pro',
+            email: 'ada@example.com',
+            first_name: 'Ada',
+            last_name: 'Lovelace',
+            phone: '+442079460000',
+            gender: 'F',
+            dob: '1815-12-10',
+            image_url: 'https://acme.example/ada.png',
+            country: 'GB',
+            home_city: 'London',
+          },
+        ],
+      }),
+      batch: expect.objectContaining({ item: expect.anything() }),
+    });
+  });
+
+  test('an unknown gender or a bad birthday is left out rather than rejected by Braze', () => {
+    const event = identify({ gender: 'unicorn', birthday: 'someday' }, { anonymousId: undefined });
+    const body = bodyOf(onlyRequest(braze, context, event)) as { attributes: object[] };
+    expect(body.attributes[0]).toEqual({ external_id: 'user-4711' });
+  });
+
+  test('identify with both ids first merges the alias-only user', () => {
+    const [merge, attributes] = braze.transform(identify({ plan: 'pro' }), context);
+    expect(merge).toEqual({
+      method: 'POST',
+      url: 'https://rest.fra-01.braze.eu/users/identify',
+      headers: HEADERS,
+      body: JSON.stringify({
+        aliases_to_identify: [
+          {
+            external_id: 'user-4711',
+            user_alias: { alias_name: ANONYMOUS_ID, alias_label: 'anonymous_id' },
+          },
+        ],
+        merge_behavior: 'merge',
+      }),
+    });
+    expect(merge.batch).toBeUndefined();
+    expect(bodyOf(attributes)).toEqual({ attributes: [{ external_id: 'user-4711', plan: 'pro' }] });
+  });
+
+  test('track: a custom event, with the app id when configured', () => {
+    const withApp = contextFor(braze, {
+      restEndpoint: 'https://rest.iad-01.braze.com',
+      apiKey: 'k',
+      appId: 'app-123',
+    });
+    const event = track('Workout Logged', { minutes: 30 });
+    expect(bodyOf(onlyRequest(braze, withApp, event))).toEqual({
+      events: [
+        {
+          external_id: 'user-4711',
+          app_id: 'app-123',
+          name: 'Workout Logged',
+          time: TIMESTAMP,
+          properties: { minutes: 30 },
+        },
+      ],
+    });
+  });
+
+  test('anonymous users: an alias-only user, or nothing when configured to drop', () => {
+    const event = track('Workout Logged', {}, { userId: undefined });
+    expect(bodyOf(onlyRequest(braze, context, event))).toEqual({
+      events: [{ ...ALIAS, name: 'Workout Logged', time: TIMESTAMP, properties: {} }],
+    });
+    const dropping = contextFor(braze, {
+      restEndpoint: 'https://rest.iad-01.braze.com',
+      apiKey: 'k',
+      anonymousUsers: 'drop',
+      aliasLabel: 'segment_anonymous_id',
+    });
+    expect(braze.transform(event, dropping)).toEqual([]);
+  });
+
+  test('Order Completed with one product: one batchable purchase', () => {
+    const request = onlyRequest(braze, context, order(1));
+    expect(bodyOf(request)).toEqual({
+      purchases: [
+        {
+          external_id: 'user-4711',
+          product_id: 'sku-0',
+          currency: 'EUR',
+          price: 2.5,
+          quantity: 1,
+          time: TIMESTAMP,
+          properties: { order_id: 'o-9' },
+        },
+      ],
+    });
+    expect(request.batch).toBeDefined();
+  });
+
+  test('Order Completed with many products: 75 purchases per request, sent on their own', () => {
+    const requests = braze.transform(order(80), context);
+    expect(requests).toHaveLength(2);
+    const sizes = requests.map((r) => (bodyOf(r) as { purchases: unknown[] }).purchases.length);
+    expect(sizes).toEqual([75, 5]);
+    expect(requests.every((request) => request.batch === undefined)).toBe(true);
+  });
+
+  test('products without an id or a price are skipped; none left: a custom event', () => {
+    const event = track('Order Completed', {
+      order_id: 'o-1',
+      products: [{ name: 'No price' }, { price: 3 }],
+    });
+    const body = bodyOf(onlyRequest(braze, context, event)) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(['events']);
+  });
+
+  test('page, screen, group and alias are not sent', () => {
+    expect(braze.supportedTypes).toEqual(['identify', 'track']);
+  });
+});
+
+describe('braze batching', () => {
+  test('attributes, events and purchases of many users combine into one /users/track', () => {
+    const requests = [
+      onlyRequest(braze, context, identify({ plan: 'pro' }, { anonymousId: undefined })),
+      onlyRequest(braze, context, track('A', {}, { userId: 'user-2' })),
+      onlyRequest(braze, context, order(1)),
+      onlyRequest(braze, context, track('B', {}, { userId: undefined })),
+    ];
+    expect(new Set(requests.map((request) => request.batch!.key)).size).toBe(1);
+    const body = bodyOf(combined(braze, context, requests)) as Record<string, unknown[]>;
+    expect(Object.keys(body)).toEqual(['attributes', 'events', 'purchases']);
+    expect(body.attributes).toHaveLength(1);
+    expect(body.events).toHaveLength(2);
+    expect(body.purchases).toHaveLength(1);
+  });
+
+  test('75 requests never put more than 75 objects in any array', () => {
+    const requests = Array.from({ length: braze.batching!.maxItems }, (_, i) =>
+      onlyRequest(braze, context, track(`E${i}`, {}, { userId: `user-${i}` })),
+    );
+    const body = bodyOf(combined(braze, context, requests)) as Record<string, unknown[]>;
+    expect(body.events).toHaveLength(75);
+    for (const request of requests) {
+      const item = request.batch!.item as Record<string, unknown[]>;
+      for (const objects of Object.values(item)) expect(objects.length).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe('braze responses', () => {
+  test('201 with errors: the dropped objects are reported', () => {
+    const verdict = verdictOf(braze, 201, {
+      message: 'success',
+      errors: [{ type: "'external_id' or 'braze_id' or 'user_alias' is required", index: 0 }],
+    });
+    expect(verdict).toMatchObject({ outcome: 'abort' });
+    expect(verdict && 'reason' in verdict && verdict.reason).toContain('Braze dropped 1 object(s)');
+  });
+
+  test('201 without errors and error statuses follow the router’s rules', () => {
+    expect(verdictOf(braze, 201, { message: 'success', attributes_processed: 1 })).toBeUndefined();
+    expect(verdictOf(braze, 201, { message: 'success', errors: [] })).toBeUndefined();
+    expect(verdictOf(braze, 400, { message: 'Invalid request', errors: ['x'] })).toBeUndefined();
+    expect(verdictOf(braze, 429, 'slow down')).toBeUndefined();
+  });
+});

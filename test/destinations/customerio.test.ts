@@ -1,0 +1,136 @@
+import { customerio } from '../../destinations/customerio';
+import { DestinationMappingError } from '../../destinations/destination';
+import {
+  basic,
+  bodyOf,
+  contextFor,
+  identify,
+  onlyRequest,
+  segmentEvent,
+  testConfigErrors,
+  TIMESTAMP_MS,
+  track,
+} from './support';
+
+const context = contextFor(customerio, { siteId: 'site-9', apiKey: 'cio-key' });
+const AUTH = basic('site-9', 'cio-key');
+const SECONDS = TIMESTAMP_MS / 1000;
+const ANONYMOUS_ID = 'a1b2c3d4-0000-4c4c-8888-0123456789ab';
+
+describe('customerio config', () => {
+  test('fills defaults', () => {
+    expect(context.config).toEqual({ siteId: 'site-9', apiKey: 'cio-key', region: 'us' });
+  });
+
+  testConfigErrors('customerio', [
+    [{ apiKey: 'k' }, 'siteId: required'],
+    [{ siteId: 's', apiKey: '' }, 'apiKey: must not be empty'],
+    [{ siteId: 's', apiKey: 'k', region: 'au' }, 'region: Invalid option'],
+  ]);
+});
+
+describe('customerio mapping', () => {
+  test('identify: PUT the person with created_at in seconds and the anonymous_id', () => {
+    const event = identify(
+      {
+        email: 'ada@example.com',
+        createdAt: '2024-01-02T03:04:05.000Z',
+        plan: 'pro',
+        id: 'user-4711',
+      },
+      { userId: 'user/4711' },
+    );
+    expect(onlyRequest(customerio, context, event)).toEqual({
+      method: 'PUT',
+      url: 'https://track.customer.io/api/v1/customers/user%2F4711',
+      headers: { 'Content-Type': 'application/json', Authorization: AUTH },
+      body: JSON.stringify({
+        email: 'ada@example.com',
+        plan: 'pro',
+        created_at: 1704164645,
+        anonymous_id: ANONYMOUS_ID,
+      }),
+    });
+  });
+
+  test('identify of an anonymous person sends nothing', () => {
+    expect(
+      customerio.transform(identify({ plan: 'free' }, { userId: undefined }), context),
+    ).toEqual([]);
+  });
+
+  test('track of a known person: POST its events', () => {
+    const request = onlyRequest(customerio, context, track('Trial Started', { plan: 'pro' }));
+    expect(request).toEqual({
+      method: 'POST',
+      url: 'https://track.customer.io/api/v1/customers/user-4711/events',
+      headers: { 'Content-Type': 'application/json', Authorization: AUTH },
+      body: JSON.stringify({ name: 'Trial Started', data: { plan: 'pro' }, timestamp: SECONDS }),
+    });
+  });
+
+  test('track of an anonymous person: an anonymous event', () => {
+    const event = track('Trial Started', {}, { userId: undefined });
+    const request = onlyRequest(customerio, context, event);
+    expect(request.url).toBe('https://track.customer.io/api/v1/events');
+    expect(bodyOf(request)).toEqual({
+      name: 'Trial Started',
+      data: {},
+      timestamp: SECONDS,
+      anonymous_id: ANONYMOUS_ID,
+    });
+  });
+
+  test('page and screen: typed events named after the URL or screen', () => {
+    const page = segmentEvent('page', {
+      name: 'Pricing',
+      properties: { url: 'https://a.example/p' },
+    });
+    expect(bodyOf(onlyRequest(customerio, context, page))).toEqual({
+      name: 'https://a.example/p',
+      type: 'page',
+      data: { url: 'https://a.example/p' },
+      timestamp: SECONDS,
+    });
+    const screen = segmentEvent('screen', { name: 'Cart', properties: { items: 2 } });
+    expect(bodyOf(onlyRequest(customerio, context, screen))).toEqual({
+      name: 'Cart',
+      type: 'screen',
+      data: { items: 2 },
+      timestamp: SECONDS,
+    });
+    const unnamed = segmentEvent('screen', {});
+    expect(() => customerio.transform(unnamed, context)).toThrow(DestinationMappingError);
+  });
+
+  test('a page without properties is named after context.page.url', () => {
+    const page = segmentEvent('page', {});
+    expect(bodyOf(onlyRequest(customerio, context, page))).toMatchObject({
+      name: 'https://acme.example/pricing?plan=pro',
+      type: 'page',
+    });
+  });
+
+  test('alias merges the previous person into the user', () => {
+    const alias = segmentEvent('alias', { previousId: 'old-id-1' });
+    expect(onlyRequest(customerio, context, alias)).toEqual({
+      method: 'POST',
+      url: 'https://track.customer.io/api/v1/merge_customers',
+      headers: { 'Content-Type': 'application/json', Authorization: AUTH },
+      body: JSON.stringify({ primary: { id: 'user-4711' }, secondary: { id: 'old-id-1' } }),
+    });
+  });
+
+  test('EU region', () => {
+    const eu = contextFor(customerio, { siteId: 's', apiKey: 'k', region: 'eu' });
+    expect(onlyRequest(customerio, eu, track('X')).url).toBe(
+      'https://track-eu.customer.io/api/v1/customers/user-4711/events',
+    );
+  });
+
+  test('one request per event (v1 API), status-based verdicts, no group', () => {
+    expect(customerio.batching).toBeUndefined();
+    expect(customerio.interpretResponse).toBeUndefined();
+    expect(customerio.supportedTypes).not.toContain('group');
+  });
+});

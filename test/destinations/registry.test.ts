@@ -1,0 +1,115 @@
+import { DESTINATIONS, destinationOf, validateDestinationConfig } from '../../destinations';
+import { parseWorkspace } from '../../src/config/workspace';
+import type { SegmentEvent } from '../../src/event';
+import { combined, contextFor, MOBILE_CONTEXT, segmentEvent } from './support';
+
+/** A working config for every type, the smallest each accepts. */
+const CONFIGS: Record<string, Record<string, unknown>> = {
+  amplitude: { apiKey: 'amp-key' },
+  braze: { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'braze-key' },
+  customerio: { siteId: 'site', apiKey: 'cio-key' },
+  ga4: { measurementId: 'G-ABC123XYZ', apiSecret: 'secret', identifyEventName: 'identify' },
+  mixpanel: { projectToken: 'token', groupKey: 'company_id', identityMerge: 'original' },
+  posthog: { apiKey: 'phc_key' },
+  segment: { writeKey: 'write-key' },
+  slack: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/x' },
+  webhook: { url: 'https://hooks.example.com/in', batchSize: 10 },
+};
+
+/** One rich event of each type. */
+const EVENTS: SegmentEvent[] = [
+  segmentEvent('identify', { traits: { email: 'ada@example.com', firstName: 'Ada', plan: 'pro' } }),
+  segmentEvent('track', {
+    event: 'Order Completed',
+    properties: {
+      order_id: 'o-1',
+      revenue: 30,
+      currency: 'EUR',
+      products: [{ product_id: 'p-1', name: 'Mug', price: 10, quantity: 3 }],
+    },
+  }),
+  segmentEvent('page', { name: 'Pricing', properties: { url: 'https://acme.example/pricing' } }),
+  segmentEvent('screen', { name: 'Checkout', context: MOBILE_CONTEXT }),
+  segmentEvent('group', { groupId: 'acme', traits: { name: 'Acme Inc', employees: 120 } }),
+  segmentEvent('alias', { previousId: 'a1b2c3d4-0000-4c4c-8888-0123456789ab' }),
+];
+
+test('every destination type is registered under its Segment display name', () => {
+  const names = Object.fromEntries([...DESTINATIONS].map(([type, d]) => [type, d.integrationName]));
+  expect(names).toEqual({
+    amplitude: 'Amplitude',
+    braze: 'Braze',
+    customerio: 'Customer.io',
+    ga4: 'Google Analytics 4',
+    mixpanel: 'Mixpanel',
+    posthog: 'PostHog',
+    segment: 'Segment',
+    slack: 'Slack',
+    webhook: 'Webhooks',
+  });
+  for (const [type, destination] of DESTINATIONS) {
+    expect(destination.type).toBe(type);
+    expect(destination.kind).toBe('tool');
+    expect(destinationOf(type)).toBe(destination);
+  }
+  expect(destinationOf('nope')).toBeUndefined();
+});
+
+test('an unknown type is named with the known ones', () => {
+  expect(() => validateDestinationConfig({ type: 'foo', config: {} })).toThrow(
+    'unknown destination type "foo" (known: amplitude, braze, customerio, ga4, mixpanel, posthog, segment, slack, webhook)',
+  );
+});
+
+test('validation returns the parsed config with defaults', () => {
+  expect(validateDestinationConfig({ type: 'segment', config: CONFIGS.segment })).toEqual({
+    writeKey: 'write-key',
+    endpoint: 'https://api.segment.io',
+    path: '/v1/batch',
+  });
+});
+
+test('the workspace loader reports a bad destination config with its place and field', () => {
+  const yaml = [
+    'destinations:',
+    '  - id: hook',
+    '    type: webhook',
+    '    config: { url: "not a url" }',
+  ].join('\n');
+  expect(() =>
+    parseWorkspace(yaml, 'sluice.yaml', { validateDestination: validateDestinationConfig }),
+  ).toThrow('sluice.yaml: destinations[0].config: url: Invalid URL');
+});
+
+describe.each([...DESTINATIONS.keys()])('%s', (type) => {
+  const destination = destinationOf(type)!;
+  const context = contextFor(destination, CONFIGS[type]);
+  const supported = EVENTS.filter((event) => destination.supportedTypes.includes(event.type));
+
+  test('maps every supported type to well-formed requests', () => {
+    expect(supported.length).toBeGreaterThan(0);
+    for (const event of supported) {
+      for (const request of destination.transform(event, context)) {
+        expect(['POST', 'PUT', 'PATCH']).toContain(request.method);
+        expect(new URL(request.url).protocol).toBe('https:');
+        expect(() => JSON.parse(request.body!)).not.toThrow();
+        if (request.batch) combined(destination, context, [request]);
+      }
+    }
+  });
+
+  test('batch limits are whole positive numbers when it batches', () => {
+    const batching = destination.batching;
+    if (!batching) return;
+    expect(Number.isInteger(batching.maxItems) && batching.maxItems > 0).toBe(true);
+    expect(Number.isInteger(batching.maxBytes) && batching.maxBytes > 0).toBe(true);
+  });
+
+  test('transform is pure: the same event gives the same requests and is not modified', () => {
+    for (const event of supported) {
+      const before = JSON.stringify(event);
+      expect(destination.transform(event, context)).toEqual(destination.transform(event, context));
+      expect(JSON.stringify(event)).toBe(before);
+    }
+  });
+});
