@@ -2,6 +2,8 @@
  * The `sluice` command line:
  *   sluice start [--roles ...] [--workspace FILE] [--port N] [--workers N]
  *   sluice migrate
+ *   sluice transform test FILE --events FILE [--json]
+ *   sluice replay --dead-letters | --failed-events [--destination ID] [--ids 1,2]
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
@@ -12,28 +14,38 @@ import { migrate } from '../db/migrate';
 import { SluiceError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { isClusterWorker, runClusterPrimary } from './cluster';
+import { runReplay } from './replay-command';
+import { runTransformTest } from './transform-command';
 import { startSluice } from './sluice-app';
 
 const USAGE = `Usage:
   sluice start [--roles gateway,processor,router,warehouse] [--workspace FILE] [--port N] [--workers N]
   sluice migrate
+  sluice transform test FILE --events EVENTS.json [--json] [--workspace FILE]
+  sluice replay --dead-letters | --failed-events [--destination ID] [--ids 1,2,3]
 
 Environment: DATABASE_URL (embedded PostgreSQL when unset), PORT, SLUICE_WORKSPACE,
 SLUICE_LOG_LEVEL and the others listed in README.md.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       roles: { type: 'string' },
       workspace: { type: 'string' },
       port: { type: 'string' },
       workers: { type: 'string' },
+      events: { type: 'string' },
+      json: { type: 'boolean' },
+      'dead-letters': { type: 'boolean' },
+      'failed-events': { type: 'boolean' },
+      destination: { type: 'string' },
+      ids: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
-    strict: false,
+    strict: true,
   });
   if (!command || values.help || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
@@ -54,10 +66,41 @@ export async function main(argv: string[]): Promise<number> {
       return runStart(settings, logger);
     case 'migrate':
       return runMigrate(settings, logger);
+    case 'transform': {
+      const [subcommand, file] = positionals;
+      if (subcommand !== 'test' || !file || !values.events) return usage('transform test needs FILE and --events');
+      // Logs of a test run go to stderr; stdout carries the result.
+      return runTransformTest(
+        { file, eventsFile: values.events, json: values.json === true },
+        settings,
+        createLogger('warn', process.stderr),
+      );
+    }
+    case 'replay': {
+      if (values['dead-letters'] === values['failed-events']) {
+        return usage('replay needs exactly one of --dead-letters and --failed-events');
+      }
+      const ids = values.ids?.split(',').map((id) => Number(id.trim()));
+      if (ids?.some((id) => !Number.isInteger(id) || id <= 0)) return usage('--ids takes numbers: 1,2,3');
+      return runReplay(
+        {
+          what: values['dead-letters'] ? 'dead-letters' : 'failed-events',
+          destinationId: values.destination,
+          ids,
+        },
+        settings,
+        logger,
+      );
+    }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
       return 2;
   }
+}
+
+function usage(problem: string): number {
+  process.stderr.write(`sluice: ${problem}\n${USAGE}\n`);
+  return 2;
 }
 
 async function runStart(settings: Settings, logger: Logger): Promise<number> {

@@ -16,6 +16,11 @@ import { Collector } from '../gateway/collector';
 import { createIngestEndpoints, type EndpointHandler } from '../gateway/ingest-endpoints';
 import { createSdkRoutes } from '../gateway/sdk-routes';
 import { createHttpHandler } from '../http/app';
+import { createAdminRoutes } from '../admin/admin-routes';
+import { destinationOf, validateDestinationConfig } from '../../destinations';
+import { Processor } from '../processor/processor';
+import { Router } from '../router/router';
+import { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics';
 import { QueueMaintenance } from '../queue/queue-maintenance';
@@ -78,7 +83,11 @@ async function start(
   const applied = await migrate(database.pool);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
 
-  const workspace = new WorkspaceStore(settings.workspaceFile, {}, logger);
+  const workspace = new WorkspaceStore(
+    settings.workspaceFile,
+    { validateDestination: validateDestinationConfig },
+    logger,
+  );
   workspace.watch();
   stack.push({ name: 'workspace', stop: () => workspace.close() });
   const metrics = createMetrics();
@@ -116,6 +125,48 @@ async function start(
     endpoints = createIngestEndpoints(collector, settings, trust);
     routers.push(
       createSdkRoutes({ collector, settings, workspace: () => workspace.current, trust, logger }),
+    );
+  }
+
+  const needsSandbox = roles.has('processor') || settings.adminToken !== undefined;
+  const sandbox = needsSandbox
+    ? new TransformationSandbox({ limits: workspace.current.sandbox, logger })
+    : undefined;
+  if (sandbox) {
+    workspace.onChange((current) => sandbox.setLimits(current.sandbox));
+    stack.push({ name: 'sandbox', stop: () => sandbox.dispose() });
+  }
+  if (roles.has('processor')) {
+    const processor = new Processor({
+      pool: database.pool,
+      workspace: () => workspace.current,
+      destinations: destinationOf,
+      sandbox: sandbox!,
+      logger,
+      metrics,
+    }, { dedup: settings.dedupWindowHours > 0 });
+    processor.start();
+    stack.push({ name: 'processor', stop: () => processor.stop() });
+  }
+  if (roles.has('router')) {
+    const router = new Router({ pool: database.pool, logger, metrics, destinations: destinationOf });
+    await router.apply(workspace.current);
+    workspace.onChange((current) => {
+      router.apply(current).catch((error) => logger.error({ err: error }, 'applying the workspace to the router failed'));
+    });
+    router.start();
+    stack.push({ name: 'router', stop: () => router.stop() });
+  }
+  if (settings.adminToken) {
+    routers.push(
+      createAdminRoutes({
+        token: settings.adminToken,
+        pool: database.pool,
+        workspace: () => workspace.current,
+        destinations: destinationOf,
+        sandbox: sandbox!,
+        logger,
+      }),
     );
   }
 

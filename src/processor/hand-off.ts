@@ -10,33 +10,7 @@
  */
 import type pg from 'pg';
 import type { Cursor } from './read-ingest-chunk';
-import { joinColumn, splitColumn } from '../queue/text-columns';
-
-export interface DeliveryRow {
-  /** The dedup key of the ingest event it came from. */
-  eventKey: string;
-  destinationId: string;
-  userKey: string;
-  sourceId: string;
-  messageId: string;
-  receivedAt: string;
-  /** The event to deliver, as JSON text. */
-  payload: string;
-}
-
-export interface FailedEventRow {
-  eventKey: string;
-  sourceId: string;
-  destinationId: string;
-  transformationId: string;
-  messageId: string;
-  userKey: string;
-  receivedAt: string;
-  error: string;
-  stack?: string;
-  /** The event as it entered the connection, as JSON text. */
-  event: string;
-}
+import { insertDeliveries, insertFailedEvents, type DeliveryRow, type FailedEventRow } from './write-output';
 
 export interface HandOffInput {
   startCursors: ReadonlyMap<number, Cursor>;
@@ -50,19 +24,6 @@ export interface HandOffInput {
 export type HandOffResult =
   | { committed: true; duplicateKeys: ReadonlySet<string> }
   | { committed: false; reason: 'cursor moved' };
-
-const INSERT_DELIVERIES = `
-INSERT INTO delivery_jobs (segment, destination_id, user_key, source_id, message_id, received_at, payload)
-SELECT (SELECT max(segment) FROM delivery_segments), destination_id, user_key, source_id, message_id, received_at, payload
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], ${splitColumn(6)})
-  WITH ORDINALITY AS t(destination_id, user_key, source_id, message_id, received_at, payload, ord)
-ORDER BY ord`;
-
-const INSERT_FAILURES = `
-INSERT INTO failed_events
-  (source_id, destination_id, transformation_id, message_id, user_key, received_at, error, stack, event)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                     $7::text[], $8::text[], ${splitColumn(9)})`;
 
 export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandOffResult> {
   const partitions = [...input.startCursors.keys()].sort((a, b) => a - b);
@@ -84,29 +45,8 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
     const duplicateKeys = input.eventKeys ? await rememberKeys(client, input.eventKeys) : new Set<string>();
     const deliveries = input.deliveries.filter((row) => !duplicateKeys.has(row.eventKey));
     const failures = input.failures.filter((row) => !duplicateKeys.has(row.eventKey));
-    if (deliveries.length > 0) {
-      await client.query(INSERT_DELIVERIES, [
-        deliveries.map((row) => row.destinationId),
-        deliveries.map((row) => row.userKey),
-        deliveries.map((row) => row.sourceId),
-        deliveries.map((row) => row.messageId),
-        deliveries.map((row) => row.receivedAt),
-        joinColumn(deliveries, (row) => row.payload),
-      ]);
-    }
-    if (failures.length > 0) {
-      await client.query(INSERT_FAILURES, [
-        failures.map((row) => row.sourceId),
-        failures.map((row) => row.destinationId),
-        failures.map((row) => row.transformationId),
-        failures.map((row) => row.messageId),
-        failures.map((row) => row.userKey),
-        failures.map((row) => row.receivedAt),
-        failures.map((row) => row.error),
-        failures.map((row) => row.stack ?? null),
-        joinColumn(failures, (row) => row.event),
-      ]);
-    }
+    await insertDeliveries(client, deliveries);
+    await insertFailedEvents(client, failures);
     const ends = [...input.endCursors.entries()];
     await client.query(
       `UPDATE ingest_cursors c SET txid = v.txid::xid8, id = v.id

@@ -13,12 +13,12 @@ import { userKeyOf, type SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import { messageKey } from '../queue/message-ids';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
-import { handOff, type DeliveryRow, type FailedEventRow } from './hand-off';
+import { connectionOutput, type ConnectionInput } from './connection-output';
+import { handOff } from './hand-off';
 import { PartitionLeases } from './partition-leases';
 import { readIngestChunk, type Cursor, type IngestChunk, type IngestRecord } from './read-ingest-chunk';
 import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
-import { runTransformations, type ChainInput } from './run-transformations';
-import { TransformationCodeCache } from './transformation-code-cache';
+import type { DeliveryRow, FailedEventRow } from './write-output';
 
 export interface ProcessorOptions {
   /** Most events read per chunk (spread over the leased partitions). */
@@ -46,17 +46,12 @@ export interface ProcessorDeps {
 }
 
 /** An ingest event, parsed, with what the hand-off needs. */
-interface ChunkEvent {
+interface ChunkEvent extends ConnectionInput {
   record: IngestRecord;
-  event: SegmentEvent;
-  key: string;
-  userKey: string;
-  receivedAt: string;
 }
 
 export class Processor {
   readonly leases: PartitionLeases;
-  readonly #code = new TransformationCodeCache();
   readonly #options: ProcessorOptions;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -112,7 +107,7 @@ export class Processor {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      let read = 0;
+      let read: number;
       try {
         read = await this.processOnce();
       } catch (error) {
@@ -148,23 +143,16 @@ export class Processor {
       }
     }
     for (const [route, items] of perRoute) {
-      const outputs = await this.#transform(route, items, workspace, failures);
-      for (const { item, event } of outputs) {
-        deliveries.push({
-          eventKey: item.key,
-          destinationId: route.destination.id,
-          userKey: item.userKey,
-          sourceId: item.record.sourceId,
-          messageId: typeof event.messageId === 'string' ? event.messageId : item.record.messageId,
-          receivedAt: item.receivedAt,
-          payload: JSON.stringify(event),
-        });
-      }
+      const output = await connectionOutput(route, items, { sandbox: this.deps.sandbox, workspace });
+      deliveries.push(...output.deliveries);
+      failures.push(...output.failures);
     }
     const result = await handOff(this.deps.pool, {
       startCursors: chunk.startCursors,
       endCursors,
-      eventKeys: this.#options.dedup ? events.map(({ key, receivedAt }) => ({ key, receivedAt })) : undefined,
+      eventKeys: this.#options.dedup
+        ? events.map(({ eventKey, receivedAt }) => ({ key: eventKey, receivedAt }))
+        : undefined,
       deliveries,
       failures,
     });
@@ -195,57 +183,15 @@ export class Processor {
       events.push({
         record,
         event,
-        key,
+        eventText: record.payload,
+        eventKey: key,
+        sourceId: record.sourceId,
+        messageId: record.messageId,
         userKey: userKeyOf(event),
         receivedAt: record.receivedAt.toISOString(),
       });
     }
     return { events, endCursors };
-  }
-
-  /** Runs the route's transformations; failures are added to `failures`. */
-  async #transform(
-    route: Route,
-    items: ChunkEvent[],
-    workspace: Workspace,
-    failures: FailedEventRow[],
-  ): Promise<Array<{ item: ChunkEvent; event: SegmentEvent }>> {
-    if (route.transformations.length === 0) {
-      return items.map((item) => ({ item, event: item.event }));
-    }
-    const inputs: ChainInput[] = items.map((item) => ({
-      event: structuredClone(item.event),
-      metadata: {
-        sourceId: route.source.id,
-        sourceName: route.source.name ?? route.source.id,
-        destinationId: route.destination.id,
-        destinationName: route.destination.name ?? route.destination.id,
-        destinationType: route.destination.type,
-        messageId: item.event.messageId,
-        receivedAt: item.receivedAt,
-      },
-    }));
-    const result = await runTransformations(route, inputs, {
-      sandbox: this.deps.sandbox,
-      code: this.#code,
-      workspace,
-    });
-    for (const failure of result.failures) {
-      const item = items[failure.input];
-      failures.push({
-        eventKey: item.key,
-        sourceId: item.record.sourceId,
-        destinationId: route.destination.id,
-        transformationId: failure.transformationId,
-        messageId: item.record.messageId,
-        userKey: item.userKey,
-        receivedAt: item.receivedAt,
-        error: failure.error.message,
-        stack: failure.error.stack,
-        event: item.record.payload,
-      });
-    }
-    return result.outputs.map(({ input, event }) => ({ item: items[input], event }));
   }
 
   #sleep(ms: number): Promise<void> {

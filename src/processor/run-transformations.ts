@@ -10,11 +10,13 @@ import type {
   SandboxError,
   TransformationSandbox,
 } from '../sandbox/transformation-sandbox';
+import { loadTransformationCode } from '../sandbox/load-transformation';
 import type { Route } from './routing';
-import type { TransformationCodeCache } from './transformation-code-cache';
 
 export interface ChainInput {
   event: SegmentEvent;
+  /** The same event as JSON text, which is what crosses into the sandbox. */
+  eventText: string;
   metadata: EventMetadata;
 }
 
@@ -27,18 +29,25 @@ export interface ChainResult {
 export async function runTransformations(
   route: Route,
   inputs: readonly ChainInput[],
-  deps: { sandbox: TransformationSandbox; code: TransformationCodeCache; workspace: Workspace },
+  deps: { sandbox: TransformationSandbox; workspace: Workspace },
 ): Promise<ChainResult> {
-  let current = inputs.map((input, index) => ({ input: index, event: input.event }));
+  // The first transformation gets the events as the JSON text they arrived in (no stringify).
+  let current: Array<{ input: number; event: SegmentEvent; text?: string }> = inputs.map((input, index) => ({
+    input: index,
+    event: input.event,
+    text: input.eventText,
+  }));
   const failures: ChainResult['failures'] = [];
   for (const transformation of route.transformations) {
     if (current.length === 0) break;
     let run;
     try {
-      const code = deps.code.get(deps.workspace, transformation.id);
+      // Read on every run, so edited code takes effect without a restart (the sandbox rebuilds
+      // an isolate only when the content changed).
+      const code = loadTransformationCode(deps.workspace, transformation.id);
       run = await deps.sandbox.run(
         code,
-        current.map((item) => item.event),
+        current.map((item) => item.text ?? item.event),
         current.map((item) => ({ ...inputs[item.input].metadata, messageId: item.event.messageId })),
       );
     } catch (error) {

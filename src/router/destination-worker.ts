@@ -126,7 +126,7 @@ export class DestinationWorker {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      let claimed = 0;
+      let claimed: number;
       try {
         claimed = await this.runOnce();
       } catch (error) {
