@@ -70,7 +70,7 @@ export class DestinationWorker {
   #recentRequests: number[] = [];
 
   constructor(
-    private readonly deps: { pool: pg.Pool; logger: Logger; metrics: Metrics },
+    private readonly deps: { pool: pg.Pool; logger: Logger; metrics: Metrics; fetch?: typeof fetch },
     readonly destinationId: string,
     private readonly module: Destination<unknown>,
     private readonly context: TransformContext<unknown>,
@@ -242,6 +242,7 @@ export class DestinationWorker {
     await this.throttle.acquire();
     const result = await sendRequest(request, this.module, {
       timeoutMs: this.policy.timeoutMs,
+      fetch: this.deps.fetch,
       quickRetries: this.options.quickRetries,
       quickRetryMinMs: this.options.quickRetryMinMs,
     });

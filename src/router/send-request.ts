@@ -10,6 +10,8 @@ import { classifyResponse, networkFailure, type DeliveryOutcome } from './delive
 
 export interface SendOptions {
   timeoutMs: number;
+  /** The HTTP client; tests pass one that sends every vendor's requests to a local server. */
+  fetch?: typeof fetch;
   /** In-process attempts after the first for network errors and 5xx. */
   quickRetries: number;
   quickRetryMinMs: number;
@@ -37,7 +39,7 @@ export async function sendRequest(
     const started = performance.now();
     let response: DestinationResponse;
     try {
-      response = await fetchOnce(request, options.timeoutMs);
+      response = await fetchOnce(request, options.timeoutMs, options.fetch ?? fetch);
     } catch (error) {
       throw new RetryNow({ outcome: networkFailure(error), durationMs: performance.now() - started });
     }
@@ -63,8 +65,12 @@ export async function sendRequest(
   }
 }
 
-async function fetchOnce(request: DestinationRequest, timeoutMs: number): Promise<DestinationResponse> {
-  const response = await fetch(request.url, {
+async function fetchOnce(
+  request: DestinationRequest,
+  timeoutMs: number,
+  fetchImpl: typeof fetch,
+): Promise<DestinationResponse> {
+  const response = await fetchImpl(request.url, {
     method: request.method,
     headers: request.headers,
     body: request.body,
