@@ -105,6 +105,13 @@ export interface Destination<Config = Record<string, unknown>> {
    * reports an error, a 400 that means "rate limited"). Return undefined to use the default.
    */
   interpretResponse?(response: DestinationResponse): ResponseVerdict | undefined;
+  /**
+   * The config's credentials that requests carry where the router cannot tell them by name (it
+   * masks headers and query parameters named like credentials): an `api_key` in a JSON body, a
+   * webhook URL that is itself the secret. The router masks them in the requests it keeps with
+   * dead letters.
+   */
+  credentialsOf?(config: Config): string[];
 }
 
 /** A mapping failure that retrying cannot fix; the event is aborted with this message. */

@@ -67,6 +67,7 @@ export const amplitude = defineDestination<AmplitudeConfig>({
     return [batchableRequest(batching, context, { method: 'POST', url, headers: {} }, events)];
   },
   batching,
+  credentialsOf: (config) => [config.apiKey],
   interpretResponse(response) {
     if (response.status !== 429) return undefined;
     // 429 lists the throttled users and devices; a daily quota lasts longer than a burst.

@@ -178,6 +178,8 @@ export const mixpanel = defineDestination<MixpanelConfig>({
   supportedTypes: ['identify', 'track', 'page', 'screen', 'group', 'alias'],
   transform: requestsOf,
   batching,
+  // /engage and /groups records carry the project token in the body.
+  credentialsOf: (config) => [config.projectToken],
   interpretResponse(response) {
     const body = jsonBodyOf(response);
     // /engage and /groups (verbose=1) answer 200 with status 0 when a record is invalid.

@@ -143,4 +143,5 @@ export const posthog = defineDestination<PostHogConfig>({
     return [batchableRequest(batching, context, { method: 'POST', url, headers: {} }, item)];
   },
   batching,
+  credentialsOf: (config) => [config.apiKey],
 });

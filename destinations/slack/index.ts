@@ -77,6 +77,8 @@ export const slack = defineDestination<SlackConfig>({
     });
     return [jsonRequest({ method: 'POST', url: config.webhookUrl, headers: {} }, message)];
   },
+  // The webhook URL's path (/services/T…/B…/secret) is the credential.
+  credentialsOf: (config) => [new URL(config.webhookUrl).pathname.replace(/^\/+/, '')],
   interpretResponse(response) {
     const code = response.body.trim();
     if (TERMINAL_ERRORS.has(code)) {

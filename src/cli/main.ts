@@ -68,7 +68,8 @@ export async function main(argv: string[]): Promise<number> {
       return runMigrate(settings, logger);
     case 'transform': {
       const [subcommand, file] = positionals;
-      if (subcommand !== 'test' || !file || !values.events) return usage('transform test needs FILE and --events');
+      if (subcommand !== 'test' || !file || !values.events)
+        return usage('transform test needs FILE and --events');
       // Logs of a test run go to stderr; stdout carries the result.
       return runTransformTest(
         { file, eventsFile: values.events, json: values.json === true },
@@ -81,7 +82,8 @@ export async function main(argv: string[]): Promise<number> {
         return usage('replay needs exactly one of --dead-letters and --failed-events');
       }
       const ids = values.ids?.split(',').map((id) => Number(id.trim()));
-      if (ids?.some((id) => !Number.isInteger(id) || id <= 0)) return usage('--ids takes numbers: 1,2,3');
+      if (ids?.some((id) => !Number.isInteger(id) || id <= 0))
+        return usage('--ids takes numbers: 1,2,3');
       return runReplay(
         {
           what: values['dead-letters'] ? 'dead-letters' : 'failed-events',

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
+import type { Router as ExpressRouter } from 'express';
 import type { Settings } from '../config/settings';
 import { WorkspaceStore } from '../config/workspace-store';
 import { createDatabase, type Database } from '../db/database';
@@ -92,7 +92,7 @@ async function start(
   stack.push({ name: 'workspace', stop: () => workspace.close() });
   const metrics = createMetrics();
   const roles = new Set(settings.roles);
-  const routers: Router[] = [];
+  const routers: ExpressRouter[] = [];
   let endpoints = new Map<string, EndpointHandler>();
   let shuttingDown = false;
 
@@ -137,22 +137,34 @@ async function start(
     stack.push({ name: 'sandbox', stop: () => sandbox.dispose() });
   }
   if (roles.has('processor')) {
-    const processor = new Processor({
-      pool: database.pool,
-      workspace: () => workspace.current,
-      destinations: destinationOf,
-      sandbox: sandbox!,
-      logger,
-      metrics,
-    }, { dedup: settings.dedupWindowHours > 0 });
+    const processor = new Processor(
+      {
+        pool: database.pool,
+        workspace: () => workspace.current,
+        destinations: destinationOf,
+        sandbox: sandbox!,
+        logger,
+        metrics,
+      },
+      { dedup: settings.dedupWindowHours > 0 },
+    );
     processor.start();
     stack.push({ name: 'processor', stop: () => processor.stop() });
   }
   if (roles.has('router')) {
-    const router = new Router({ pool: database.pool, logger, metrics, destinations: destinationOf });
+    const router = new Router({
+      pool: database.pool,
+      logger,
+      metrics,
+      destinations: destinationOf,
+    });
     await router.apply(workspace.current);
     workspace.onChange((current) => {
-      router.apply(current).catch((error) => logger.error({ err: error }, 'applying the workspace to the router failed'));
+      router
+        .apply(current)
+        .catch((error) =>
+          logger.error({ err: error }, 'applying the workspace to the router failed'),
+        );
     });
     router.start();
     stack.push({ name: 'router', stop: () => router.stop() });

@@ -40,7 +40,11 @@ const DeliverySchema = z.strictObject({
   /** A delivery is aborted (dead-lettered) after this many attempts... */
   maxAttempts: z.number().int().min(1).max(1000).default(10),
   /** ...or once this many hours have passed since its first attempt. */
-  maxRetryHours: z.number().positive().max(24 * 30).default(3),
+  maxRetryHours: z
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(3),
 });
 
 const DestinationSchema = z.strictObject({

@@ -10,7 +10,12 @@
  */
 import type pg from 'pg';
 import type { Cursor } from './read-ingest-chunk';
-import { insertDeliveries, insertFailedEvents, type DeliveryRow, type FailedEventRow } from './write-output';
+import {
+  insertDeliveries,
+  insertFailedEvents,
+  type DeliveryRow,
+  type FailedEventRow,
+} from './write-output';
 
 export interface HandOffInput {
   startCursors: ReadonlyMap<number, Cursor>;
@@ -42,7 +47,9 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
         return { committed: false, reason: 'cursor moved' };
       }
     }
-    const duplicateKeys = input.eventKeys ? await rememberKeys(client, input.eventKeys) : new Set<string>();
+    const duplicateKeys = input.eventKeys
+      ? await rememberKeys(client, input.eventKeys)
+      : new Set<string>();
     const deliveries = input.deliveries.filter((row) => !duplicateKeys.has(row.eventKey));
     const failures = input.failures.filter((row) => !duplicateKeys.has(row.eventKey));
     await insertDeliveries(client, deliveries);
@@ -52,7 +59,11 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
       `UPDATE ingest_cursors c SET txid = v.txid::xid8, id = v.id
        FROM unnest($1::smallint[], $2::text[], $3::bigint[]) AS v(partition, txid, id)
        WHERE c.partition = v.partition`,
-      [ends.map(([partition]) => partition), ends.map(([, c]) => c.txid), ends.map(([, c]) => c.id)],
+      [
+        ends.map(([partition]) => partition),
+        ends.map(([, c]) => c.txid),
+        ends.map(([, c]) => c.id),
+      ],
     );
     await client.query('COMMIT');
     return { committed: true, duplicateKeys };

@@ -16,7 +16,12 @@ import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
 import { handOff } from './hand-off';
 import { PartitionLeases } from './partition-leases';
-import { readIngestChunk, type Cursor, type IngestChunk, type IngestRecord } from './read-ingest-chunk';
+import {
+  readIngestChunk,
+  type Cursor,
+  type IngestChunk,
+  type IngestRecord,
+} from './read-ingest-chunk';
 import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
 import type { DeliveryRow, FailedEventRow } from './write-output';
 
@@ -63,9 +68,13 @@ export class Processor {
     options: Partial<ProcessorOptions> = {},
   ) {
     this.#options = { ...DEFAULT_PROCESSOR_OPTIONS, ...options };
-    this.leases = new PartitionLeases(deps.pool, `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, {
-      ttlMs: this.#options.leaseTtlMs,
-    });
+    this.leases = new PartitionLeases(
+      deps.pool,
+      `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      {
+        ttlMs: this.#options.leaseTtlMs,
+      },
+    );
   }
 
   start(): void {
@@ -78,9 +87,9 @@ export class Processor {
     this.#running = false;
     this.#wake?.();
     await this.#loop;
-    await this.leases.releaseAll().catch((error) =>
-      this.deps.logger.warn({ err: error }, 'releasing partition leases failed'),
-    );
+    await this.leases
+      .releaseAll()
+      .catch((error) => this.deps.logger.warn({ err: error }, 'releasing partition leases failed'));
   }
 
   /** Processes chunks until the leased partitions hold nothing readable; returns events read. */
@@ -143,7 +152,10 @@ export class Processor {
       }
     }
     for (const [route, items] of perRoute) {
-      const output = await connectionOutput(route, items, { sandbox: this.deps.sandbox, workspace });
+      const output = await connectionOutput(route, items, {
+        sandbox: this.deps.sandbox,
+        workspace,
+      });
       deliveries.push(...output.deliveries);
       failures.push(...output.failures);
     }
@@ -157,14 +169,18 @@ export class Processor {
       failures,
     });
     if (!result.committed) {
-      this.deps.logger.warn('a partition cursor moved under this processor; chunk left to its new owner');
+      this.deps.logger.warn(
+        'a partition cursor moved under this processor; chunk left to its new owner',
+      );
       this.#lastLeaseRefresh = 0;
       return;
     }
     const { metrics } = this.deps;
     metrics.processorEvents.inc(events.length - result.duplicateKeys.size);
     if (result.duplicateKeys.size) metrics.ingestDuplicates.inc(result.duplicateKeys.size);
-    metrics.processorFailures.inc(failures.filter((f) => !result.duplicateKeys.has(f.eventKey)).length);
+    metrics.processorFailures.inc(
+      failures.filter((f) => !result.duplicateKeys.has(f.eventKey)).length,
+    );
     const newest = chunk.records[chunk.records.length - 1].receivedAt.getTime();
     metrics.processorLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
   }

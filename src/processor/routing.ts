@@ -37,7 +37,8 @@ export function routingTable(
 ): ReadonlyMap<string, readonly Route[]> {
   let table = tables.get(workspace);
   if (table) return table;
-  const byId = <T extends { id: string }>(items: readonly T[]) => new Map(items.map((i) => [i.id, i]));
+  const byId = <T extends { id: string }>(items: readonly T[]) =>
+    new Map(items.map((i) => [i.id, i]));
   const sources = byId(workspace.sources);
   const destinations = byId(workspace.destinations);
   const transformations = byId(workspace.transformations);
@@ -53,9 +54,9 @@ export function routingTable(
       destination,
       module,
       transformations: connection.transformations.map((id) => transformations.get(id)!),
-      integrationKeys: [...new Set([destination.name, destination.id, module.integrationName])].filter(
-        (key): key is string => !!key,
-      ),
+      integrationKeys: [
+        ...new Set([destination.name, destination.id, module.integrationName]),
+      ].filter((key): key is string => !!key),
     };
     built.set(source.id, [...(built.get(source.id) ?? []), route]);
   }

@@ -32,11 +32,13 @@ export async function runTransformations(
   deps: { sandbox: TransformationSandbox; workspace: Workspace },
 ): Promise<ChainResult> {
   // The first transformation gets the events as the JSON text they arrived in (no stringify).
-  let current: Array<{ input: number; event: SegmentEvent; text?: string }> = inputs.map((input, index) => ({
-    input: index,
-    event: input.event,
-    text: input.eventText,
-  }));
+  let current: Array<{ input: number; event: SegmentEvent; text?: string }> = inputs.map(
+    (input, index) => ({
+      input: index,
+      event: input.event,
+      text: input.eventText,
+    }),
+  );
   const failures: ChainResult['failures'] = [];
   for (const transformation of route.transformations) {
     if (current.length === 0) break;
@@ -48,7 +50,10 @@ export async function runTransformations(
       run = await deps.sandbox.run(
         code,
         current.map((item) => item.text ?? item.event),
-        current.map((item) => ({ ...inputs[item.input].metadata, messageId: item.event.messageId })),
+        current.map((item) => ({
+          ...inputs[item.input].metadata,
+          messageId: item.event.messageId,
+        })),
       );
     } catch (error) {
       // The code could not be loaded or the sandbox failed as a whole: every event fails here.
@@ -62,10 +67,15 @@ export async function runTransformations(
     run.results.forEach((result, index) => {
       const item = current[index];
       if ('error' in result) {
-        failures.push({ input: item.input, transformationId: transformation.id, error: result.error });
+        failures.push({
+          input: item.input,
+          transformationId: transformation.id,
+          error: result.error,
+        });
         return;
       }
-      for (const event of result.events) next.push({ input: item.input, event: event as SegmentEvent });
+      for (const event of result.events)
+        next.push({ input: item.input, event: event as SegmentEvent });
     });
     current = next;
   }

@@ -25,4 +25,3 @@ export async function expireMessageIds(pool: pg.Pool, windowHours: number): Prom
     if ((result.rowCount ?? 0) < 10000) return total;
   }
 }
-

@@ -51,9 +51,11 @@ export class QueueMaintenance {
       for (const queue of [INGEST_QUEUE, DELIVERY_QUEUE]) {
         const policy = this.options.segmentPolicy ?? DEFAULT_SEGMENT_POLICY;
         const rotated = await rotateSegment(this.pool, queue, policy);
-        if (rotated !== undefined) this.logger.debug({ queue: queue.jobs, segment: rotated }, 'segment started');
+        if (rotated !== undefined)
+          this.logger.debug({ queue: queue.jobs, segment: rotated }, 'segment started');
         const dropped = await dropFinishedSegments(this.pool, queue);
-        if (dropped.length) this.logger.debug({ queue: queue.jobs, segments: dropped }, 'segments dropped');
+        if (dropped.length)
+          this.logger.debug({ queue: queue.jobs, segments: dropped }, 'segments dropped');
       }
       const expiryInterval = this.options.expiryIntervalMs ?? 60_000;
       if (this.options.dedupWindowHours > 0 && Date.now() - this.#lastExpiry >= expiryInterval) {

@@ -88,7 +88,10 @@ export async function rotateSegment(
  * Drops non-head segments whose rows are no longer needed, oldest first, stopping at the first
  * that still is; returns those dropped.
  */
-export async function dropFinishedSegments(pool: pg.Pool, queue: SegmentedQueue): Promise<number[]> {
+export async function dropFinishedSegments(
+  pool: pg.Pool,
+  queue: SegmentedQueue,
+): Promise<number[]> {
   const { rows } = await pool.query<{ segment: number }>(
     `SELECT segment FROM ${queue.segments}
      WHERE segment < (SELECT max(segment) FROM ${queue.segments}) ORDER BY segment`,

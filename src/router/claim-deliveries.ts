@@ -74,10 +74,11 @@ export async function claimDeliveries(
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const { rows: candidates } = await client.query<{ segment: number; id: number; user_key: string }>(
-      LOCK_CANDIDATES,
-      [destinationId, options.limit * 2],
-    );
+    const { rows: candidates } = await client.query<{
+      segment: number;
+      id: number;
+      user_key: string;
+    }>(LOCK_CANDIDATES, [destinationId, options.limit * 2]);
     if (candidates.length === 0) {
       await client.query('COMMIT');
       return [];
@@ -100,7 +101,8 @@ export async function claimDeliveries(
       if (head?.waiting) {
         // The key waits for its head's retry: so do its other candidates.
         for (const row of candidates) {
-          if (row.user_key === key && row.id !== head.id) pushBack.push({ ...row, until: head.next_attempt_at });
+          if (row.user_key === key && row.id !== head.id)
+            pushBack.push({ ...row, until: head.next_attempt_at });
         }
         continue;
       }

@@ -26,7 +26,11 @@ export interface DeadLetter {
 
 const WHERE = `($1::text IS NULL OR destination_id = $1) AND ($2::bigint[] IS NULL OR id = ANY($2))`;
 
-export async function listDeadLetters(pool: pg.Pool, filter: DeadLetterFilter, limit = 100): Promise<DeadLetter[]> {
+export async function listDeadLetters(
+  pool: pg.Pool,
+  filter: DeadLetterFilter,
+  limit = 100,
+): Promise<DeadLetter[]> {
   const { rows } = await pool.query(
     `SELECT * FROM dead_letters WHERE ${WHERE} ORDER BY id LIMIT $3`,
     [filter.destinationId ?? null, filter.ids ?? null, limit],

@@ -20,7 +20,11 @@ export function classifyResponse(
   if (verdict) {
     if (verdict.outcome === 'ok') return { kind: 'ok' };
     if (verdict.outcome === 'abort') return { kind: 'abort', reason: verdict.reason };
-    return { kind: 'retry', reason: verdict.reason, afterMs: verdict.afterMs ?? retryAfterMs(response.headers, now) };
+    return {
+      kind: 'retry',
+      reason: verdict.reason,
+      afterMs: verdict.afterMs ?? retryAfterMs(response.headers, now),
+    };
   }
   const { status } = response;
   if (status >= 200 && status < 300) return { kind: 'ok' };
@@ -39,7 +43,10 @@ export function networkFailure(error: unknown): DeliveryOutcome {
 }
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now; undefined if absent. */
-export function retryAfterMs(headers: Record<string, string>, now: () => number = Date.now): number | undefined {
+export function retryAfterMs(
+  headers: Record<string, string>,
+  now: () => number = Date.now,
+): number | undefined {
   const value = headers['retry-after'];
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);

@@ -11,7 +11,12 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { BatchSlot, Destination, DestinationRequest, TransformContext } from '../../destinations/destination';
+import type {
+  BatchSlot,
+  Destination,
+  DestinationRequest,
+  TransformContext,
+} from '../../destinations/destination';
 import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
@@ -68,9 +73,16 @@ export class DestinationWorker {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #recentRequests: number[] = [];
+  /** Credentials to mask in stored requests, as written and as escaped in JSON and URLs. */
+  readonly #credentials: string[];
 
   constructor(
-    private readonly deps: { pool: pg.Pool; logger: Logger; metrics: Metrics; fetch?: typeof fetch },
+    private readonly deps: {
+      pool: pg.Pool;
+      logger: Logger;
+      metrics: Metrics;
+      fetch?: typeof fetch;
+    },
     readonly destinationId: string,
     private readonly module: Destination<unknown>,
     private readonly context: TransformContext<unknown>,
@@ -78,6 +90,16 @@ export class DestinationWorker {
     private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
   ) {
     this.throttle = new Throttle(policy.requestsPerSecond);
+    const credentials = (module.credentialsOf?.(context.config) ?? []).filter((value) => value);
+    this.#credentials = [
+      ...new Set(
+        credentials.flatMap((value) => [
+          value,
+          JSON.stringify(value).slice(1, -1),
+          encodeURIComponent(value),
+        ]),
+      ),
+    ];
   }
 
   start(): void {
@@ -130,7 +152,10 @@ export class DestinationWorker {
       try {
         claimed = await this.runOnce();
       } catch (error) {
-        this.deps.logger.error({ err: error, destination: this.destinationId }, 'delivery round failed; retrying');
+        this.deps.logger.error(
+          { err: error, destination: this.destinationId },
+          'delivery round failed; retrying',
+        );
         await this.#sleep(1000);
         continue;
       }
@@ -180,7 +205,8 @@ export class DestinationWorker {
     const batching = this.module.batching;
     const byKey = new Map<string, Step[]>();
     for (const step of steps) {
-      if (step.batchKey === undefined || !batching) sends.push({ steps: [step], requests: step.jobs[0].requests });
+      if (step.batchKey === undefined || !batching)
+        sends.push({ steps: [step], requests: step.jobs[0].requests });
       else byKey.set(step.batchKey, [...(byKey.get(step.batchKey) ?? []), step]);
     }
     for (const group of byKey.values()) {
@@ -190,7 +216,9 @@ export class DestinationWorker {
       let bytes = 0;
       const flush = () => {
         if (chunk.length === 0) return;
-        const allItems = chunk.flatMap((step) => step.jobs.map((job) => job.requests[0].batch!.item));
+        const allItems = chunk.flatMap((step) =>
+          step.jobs.map((job) => job.requests[0].batch!.item),
+        );
         const first = chunk[0].jobs[0].requests[0];
         sends.push({ steps: chunk, requests: [batching!.combine(allItems, first, this.context)] });
         chunk = [];
@@ -198,7 +226,8 @@ export class DestinationWorker {
         bytes = 0;
       };
       for (const step of group) {
-        if (items + step.jobs.length > limits.maxItems || bytes + step.bytes > limits.maxBytes) flush();
+        if (items + step.jobs.length > limits.maxItems || bytes + step.bytes > limits.maxBytes)
+          flush();
         chunk.push(step);
         items += step.jobs.length;
         bytes += step.bytes;
@@ -209,7 +238,10 @@ export class DestinationWorker {
   }
 
   /** Sends every request of the round, at most maxConcurrency at once, and records outcomes. */
-  async #sendAll(sends: Array<{ steps: Step[]; requests: DestinationRequest[] }>, completion: Completion): Promise<void> {
+  async #sendAll(
+    sends: Array<{ steps: Step[]; requests: DestinationRequest[] }>,
+    completion: Completion,
+  ): Promise<void> {
     let next = 0;
     const lane = async () => {
       while (next < sends.length) {
@@ -226,7 +258,9 @@ export class DestinationWorker {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.policy.maxConcurrency, sends.length) }, lane));
+    await Promise.all(
+      Array.from({ length: Math.min(this.policy.maxConcurrency, sends.length) }, lane),
+    );
   }
 
   /** The destination's batch limits, narrowed by the request's own (a webhook's batchSize). */
@@ -246,7 +280,10 @@ export class DestinationWorker {
       quickRetries: this.options.quickRetries,
       quickRetryMinMs: this.options.quickRetryMinMs,
     });
-    this.deps.metrics.deliveryRequestSeconds.observe({ destination: this.destinationId }, result.durationMs / 1000);
+    this.deps.metrics.deliveryRequestSeconds.observe(
+      { destination: this.destinationId },
+      result.durationMs / 1000,
+    );
     const now = Date.now();
     this.#recentRequests = this.#recentRequests.filter((at) => now - at < 1000);
     this.#recentRequests.push(now);
@@ -255,7 +292,12 @@ export class DestinationWorker {
     return result;
   }
 
-  #record(row: ClaimedDelivery, result: SendResult, request: DestinationRequest, completion: Completion): void {
+  #record(
+    row: ClaimedDelivery,
+    result: SendResult,
+    request: DestinationRequest,
+    completion: Completion,
+  ): void {
     const outcome = this.#withLimits(row, result.outcome);
     this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: outcome.kind });
     if (outcome.kind === 'ok') {
@@ -266,12 +308,16 @@ export class DestinationWorker {
       );
     } else if (outcome.kind === 'retry') {
       const delay = outcome.afterMs ?? backoffMs(row.attempts + 1, this.options.backoff);
-      completion.retried.push({ ...row, nextAttemptAt: new Date(Date.now() + delay), error: outcome.reason });
+      completion.retried.push({
+        ...row,
+        nextAttemptAt: new Date(Date.now() + delay),
+        error: outcome.reason,
+      });
     } else {
       completion.aborted.push({
         ...row,
         reason: outcome.reason,
-        request: describeRequest(request),
+        request: describeRequest(request, this.#credentials),
         response: result.response ? JSON.stringify(result.response) : undefined,
       });
     }
@@ -284,7 +330,10 @@ export class DestinationWorker {
     const started = row.firstAttemptAt?.getTime() ?? Date.now();
     const hours = (Date.now() - started) / 3_600_000;
     if (attempts >= this.policy.maxAttempts || hours >= this.policy.maxRetryHours) {
-      return { kind: 'abort', reason: `gave up after ${attempts} attempts over ${hours.toFixed(2)} h: ${outcome.reason}` };
+      return {
+        kind: 'abort',
+        reason: `gave up after ${attempts} attempts over ${hours.toFixed(2)} h: ${outcome.reason}`,
+      };
     }
     return outcome;
   }
@@ -300,16 +349,24 @@ export class DestinationWorker {
   }
 }
 
-/** The request as stored with a dead letter, credentials masked. */
-function describeRequest(request: DestinationRequest): string {
+/**
+ * The request as stored with a dead letter, credentials masked: headers and query parameters
+ * named like credentials, and the destination's credentials (`credentialsOf`) wherever they appear.
+ */
+function describeRequest(request: DestinationRequest, credentials: readonly string[]): string {
+  const mask = (text: string) =>
+    credentials.reduce((masked, credential) => masked.split(credential).join('[redacted]'), text);
   const headers = Object.fromEntries(
     Object.entries(request.headers).map(([name, value]) =>
-      /authorization|api[-_]?key|token|secret/i.test(name) ? [name, '[redacted]'] : [name, value],
+      /authorization|api[-_]?key|token|secret/i.test(name)
+        ? [name, '[redacted]']
+        : [name, mask(value)],
     ),
   );
   const url = new URL(request.url);
   for (const name of [...url.searchParams.keys()]) {
     if (/secret|key|token|password/i.test(name)) url.searchParams.set(name, '[redacted]');
   }
-  return JSON.stringify({ method: request.method, url: url.toString(), headers, body: request.body });
+  const body = request.body === undefined ? undefined : mask(request.body);
+  return JSON.stringify({ method: request.method, url: mask(url.toString()), headers, body });
 }

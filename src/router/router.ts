@@ -8,7 +8,11 @@ import type { Logger } from 'pino';
 import type { DestinationConfig, Workspace } from '../config/workspace';
 import type { Metrics } from '../metrics';
 import type { DestinationRegistry } from '../processor/routing';
-import { DEFAULT_WORKER_OPTIONS, DestinationWorker, type WorkerOptions } from './destination-worker';
+import {
+  DEFAULT_WORKER_OPTIONS,
+  DestinationWorker,
+  type WorkerOptions,
+} from './destination-worker';
 
 export interface RouterDeps {
   pool: pg.Pool;

@@ -5,7 +5,11 @@
  * the vendor asked for a pause, and the persistent schedule honours it.
  */
 import pRetry from 'p-retry';
-import type { Destination, DestinationRequest, DestinationResponse } from '../../destinations/destination';
+import type {
+  Destination,
+  DestinationRequest,
+  DestinationResponse,
+} from '../../destinations/destination';
 import { classifyResponse, networkFailure, type DeliveryOutcome } from './delivery-outcome';
 
 export interface SendOptions {
@@ -41,14 +45,20 @@ export async function sendRequest(
     try {
       response = await fetchOnce(request, options.timeoutMs, options.fetch ?? fetch);
     } catch (error) {
-      throw new RetryNow({ outcome: networkFailure(error), durationMs: performance.now() - started });
+      throw new RetryNow({
+        outcome: networkFailure(error),
+        durationMs: performance.now() - started,
+      });
     }
     const result = {
       outcome: classifyResponse(response, destination),
       response,
       durationMs: performance.now() - started,
     };
-    const quick = result.outcome.kind === 'retry' && response.status >= 500 && result.outcome.afterMs === undefined;
+    const quick =
+      result.outcome.kind === 'retry' &&
+      response.status >= 500 &&
+      result.outcome.afterMs === undefined;
     if (quick) throw new RetryNow(result);
     return result;
   };

@@ -41,7 +41,9 @@ async function consumeAll(partition: number) {
 }
 
 test('an empty head is never rotated; a full or old one is', async () => {
-  expect(await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 10, maxAgeMs: 0 })).toBeUndefined();
+  expect(
+    await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 10, maxAgeMs: 0 }),
+  ).toBeUndefined();
   await insertIngestJobs(database.pool, rows(5));
   expect(
     await rotateSegment(database.pool, INGEST_QUEUE, { maxRows: 10, maxAgeMs: 60_000 }),

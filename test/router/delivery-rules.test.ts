@@ -2,7 +2,11 @@ import { backoffMs } from '../../src/router/backoff';
 import { classifyResponse, networkFailure, retryAfterMs } from '../../src/router/delivery-outcome';
 import { Throttle } from '../../src/router/throttle';
 
-const response = (status: number, headers: Record<string, string> = {}, body = '') => ({ status, headers, body });
+const response = (status: number, headers: Record<string, string> = {}, body = '') => ({
+  status,
+  headers,
+  body,
+});
 
 describe('classifyResponse', () => {
   test.each([200, 201, 204, 299])('%i is ok', (status) => {
@@ -12,23 +16,41 @@ describe('classifyResponse', () => {
     expect(classifyResponse(response(status)).kind).toBe('retry');
   });
   test.each([400, 401, 403, 404, 410, 413, 422])('%i aborts', (status) => {
-    expect(classifyResponse(response(status, {}, 'nope'))).toEqual({ kind: 'abort', reason: `HTTP ${status}: nope` });
+    expect(classifyResponse(response(status, {}, 'nope'))).toEqual({
+      kind: 'abort',
+      reason: `HTTP ${status}: nope`,
+    });
   });
   test('Retry-After in seconds and as an HTTP date', () => {
-    expect(classifyResponse(response(429, { 'retry-after': '30' }))).toMatchObject({ kind: 'retry', afterMs: 30_000 });
+    expect(classifyResponse(response(429, { 'retry-after': '30' }))).toMatchObject({
+      kind: 'retry',
+      afterMs: 30_000,
+    });
     const now = () => Date.parse('2024-01-01T00:00:00Z');
     expect(retryAfterMs({ 'retry-after': 'Mon, 01 Jan 2024 00:01:00 GMT' }, now)).toBe(60_000);
     expect(retryAfterMs({ 'retry-after': 'soon' })).toBeUndefined();
     expect(retryAfterMs({})).toBeUndefined();
   });
   test('a destination can override the verdict', () => {
-    const quirky = { interpretResponse: (r: { body: string }) => (r.body.includes('rate') ? { outcome: 'retry' as const, reason: 'rate limited', afterMs: 5 } : undefined) };
-    expect(classifyResponse(response(400, {}, 'rate exceeded'), quirky)).toEqual({ kind: 'retry', reason: 'rate limited', afterMs: 5 });
+    const quirky = {
+      interpretResponse: (r: { body: string }) =>
+        r.body.includes('rate')
+          ? { outcome: 'retry' as const, reason: 'rate limited', afterMs: 5 }
+          : undefined,
+    };
+    expect(classifyResponse(response(400, {}, 'rate exceeded'), quirky)).toEqual({
+      kind: 'retry',
+      reason: 'rate limited',
+      afterMs: 5,
+    });
     expect(classifyResponse(response(400, {}, 'bad'), quirky).kind).toBe('abort');
   });
   test('network errors are retried, naming the cause', () => {
     const error = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
-    expect(networkFailure(error)).toEqual({ kind: 'retry', reason: 'network error: ECONNREFUSED fetch failed' });
+    expect(networkFailure(error)).toEqual({
+      kind: 'retry',
+      reason: 'network error: ECONNREFUSED fetch failed',
+    });
   });
 });
 

@@ -35,10 +35,27 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((worker) => worker.stop()));
 });
 
-const POLICY: DeliveryPolicy = { maxConcurrency: 4, timeoutMs: 2000, maxAttempts: 10, maxRetryHours: 3 };
-const FAST = { claimLimit: 100, idleMs: 10, backoff: { baseMs: 30, maxMs: 200 }, quickRetries: 0, quickRetryMinMs: 10 };
+const POLICY: DeliveryPolicy = {
+  maxConcurrency: 4,
+  timeoutMs: 2000,
+  maxAttempts: 10,
+  maxRetryHours: 3,
+};
+const FAST = {
+  claimLimit: 100,
+  idleMs: 10,
+  backoff: { baseMs: 30, maxMs: 200 },
+  quickRetries: 0,
+  quickRetryMinMs: 10,
+};
 
-function worker(destinationId: string, url: string, options: Partial<typeof FAST> = {}, policy: Partial<DeliveryPolicy> = {}, module = testHook()) {
+function worker(
+  destinationId: string,
+  url: string,
+  options: Partial<typeof FAST> = {},
+  policy: Partial<DeliveryPolicy> = {},
+  module = testHook(),
+) {
   const created = new DestinationWorker(
     { pool: database.pool, logger: createLogger('silent'), metrics: createMetrics() },
     destinationId,
@@ -52,7 +69,9 @@ function worker(destinationId: string, url: string, options: Partial<typeof FAST
 }
 
 const sent = (path?: string) =>
-  vendor.requests.filter((r) => !path || r.path === path).map((r) => JSON.parse(r.body) as { userId: string; event: string });
+  vendor.requests
+    .filter((r) => !path || r.path === path)
+    .map((r) => JSON.parse(r.body) as { userId: string; event: string });
 
 test('events are delivered and removed from the queue', async () => {
   await enqueueDeliveries(database.pool, 'hook', [
@@ -60,7 +79,11 @@ test('events are delivered and removed from the queue', async () => {
     { userId: 'u2', event: 'B' },
   ]);
   expect(await worker('hook', vendor.url).runOnce()).toBe(2);
-  expect(sent().map((e) => e.event).sort()).toEqual(['A', 'B']);
+  expect(
+    sent()
+      .map((e) => e.event)
+      .sort(),
+  ).toEqual(['A', 'B']);
   expect(vendor.requests[0].headers['content-type']).toBe('application/json');
   expect(await queuedJobs(database.pool, 'hook')).toEqual([]);
 });
@@ -86,10 +109,14 @@ test('a user’s events arrive in order across retries, and other users are not 
   const started = Date.now();
   worker('hook', vendor.url).start();
   await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]));
-  const u1 = vendor.requests.map((r) => JSON.parse(r.body).event).filter((e: string) => e.startsWith('u1'));
+  const u1 = vendor.requests
+    .map((r) => JSON.parse(r.body).event)
+    .filter((e: string) => e.startsWith('u1'));
   // Two failed attempts of u1-1, then the delivery, then u1-2 and u1-3 in order.
   expect(u1).toEqual(['u1-1', 'u1-1', 'u1-1', 'u1-2', 'u1-3']);
-  const u2Times = vendor.requests.filter((r) => JSON.parse(r.body).event.startsWith('u2')).map((r) => r.at - started);
+  const u2Times = vendor.requests
+    .filter((r) => JSON.parse(r.body).event.startsWith('u2'))
+    .map((r) => r.at - started);
   const lastU1 = vendor.requests.filter((r) => JSON.parse(r.body).event === 'u1-3')[0].at - started;
   expect(Math.max(...u2Times)).toBeLessThan(lastU1);
 });
@@ -97,8 +124,16 @@ test('a user’s events arrive in order across retries, and other users are not 
 test('a dead destination does not delay another', async () => {
   const healthy = await startVendor();
   try {
-    await enqueueDeliveries(database.pool, 'dead', Array.from({ length: 50 }, (_, i) => ({ userId: `u${i}`, event: 'E' })));
-    await enqueueDeliveries(database.pool, 'alive', Array.from({ length: 50 }, (_, i) => ({ userId: `u${i}`, event: 'E' })));
+    await enqueueDeliveries(
+      database.pool,
+      'dead',
+      Array.from({ length: 50 }, (_, i) => ({ userId: `u${i}`, event: 'E' })),
+    );
+    await enqueueDeliveries(
+      database.pool,
+      'alive',
+      Array.from({ length: 50 }, (_, i) => ({ userId: `u${i}`, event: 'E' })),
+    );
     // Nothing listens on port 9 (discard): every request to it fails at the network level.
     worker('dead', 'http://127.0.0.1:9/').start();
     worker('alive', healthy.url).start();
@@ -110,7 +145,9 @@ test('a dead destination does not delay another', async () => {
     expect(dead).toHaveLength(50);
     await eventually(async () => {
       const rows = await queuedJobs(database.pool, 'dead');
-      expect(rows.every((row) => row.attempts >= 1 && /network error/.test(row.last_error))).toBe(true);
+      expect(rows.every((row) => row.attempts >= 1 && /network error/.test(row.last_error))).toBe(
+        true,
+      );
     });
   } finally {
     await healthy.close();
@@ -118,8 +155,12 @@ test('a dead destination does not delay another', async () => {
 });
 
 test('429 with Retry-After postpones the user by that long', async () => {
-  vendor.script = (_request, index) => (index === 0 ? { status: 429, headers: { 'retry-after': '7' } } : { status: 200 });
-  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }, { userId: 'u1', event: 'B' }]);
+  vendor.script = (_request, index) =>
+    index === 0 ? { status: 429, headers: { 'retry-after': '7' } } : { status: 200 };
+  await enqueueDeliveries(database.pool, 'hook', [
+    { userId: 'u1', event: 'A' },
+    { userId: 'u1', event: 'B' },
+  ]);
   const before = Date.now();
   await worker('hook', vendor.url).runOnce();
   const [first, second] = await queuedJobs(database.pool, 'hook');
@@ -143,7 +184,10 @@ test('500 then success: delivered on the retry', async () => {
 
 test('a 400 is not retried: the event goes to the dead letters with the last request and response', async () => {
   vendor.script = () => ({ status: 400, body: '{"error":"missing field"}' });
-  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'Bad' }, { userId: 'u1', event: 'Next' }]);
+  await enqueueDeliveries(database.pool, 'hook', [
+    { userId: 'u1', event: 'Bad' },
+    { userId: 'u1', event: 'Next' },
+  ]);
   await worker('hook', vendor.url).runOnce();
   const letters = await listDeadLetters(database.pool, { destinationId: 'hook' });
   expect(letters.map((l) => JSON.parse(l.payload).event)).toEqual(['Bad', 'Next']);
@@ -186,19 +230,32 @@ test('a mapping error aborts the event without sending anything', async () => {
   await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
   await worker('hook', vendor.url, {}, {}, picky).runOnce();
   expect(vendor.requests).toHaveLength(0);
-  expect((await deadLetterRows(database.pool, 'hook'))[0].reason).toBe('mapping failed: email is required');
+  expect((await deadLetterRows(database.pool, 'hook'))[0].reason).toBe(
+    'mapping failed: email is required',
+  );
 });
 
 test('a worker that dies mid-delivery loses nothing: its rows are delivered once the lease ends', async () => {
-  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }, { userId: 'u2', event: 'B' }]);
+  await enqueueDeliveries(database.pool, 'hook', [
+    { userId: 'u1', event: 'A' },
+    { userId: 'u2', event: 'B' },
+  ]);
   // A worker claims the rows and dies before recording anything.
-  const claimed = await claimDeliveries(database.pool, 'hook', { limit: 10, perKey: 5, leaseMs: 300 });
+  const claimed = await claimDeliveries(database.pool, 'hook', {
+    limit: 10,
+    perKey: 5,
+    leaseMs: 300,
+  });
   expect(claimed.flat()).toHaveLength(2);
   const survivor = worker('hook', vendor.url);
   expect(await survivor.runOnce()).toBe(0); // still leased
   await new Promise((resolve) => setTimeout(resolve, 350));
   expect(await survivor.runOnce()).toBe(2);
-  expect(sent().map((e) => e.event).sort()).toEqual(['A', 'B']);
+  expect(
+    sent()
+      .map((e) => e.event)
+      .sort(),
+  ).toEqual(['A', 'B']);
 });
 
 test('two workers on one destination never send a user’s events out of order or twice', async () => {
@@ -228,11 +285,16 @@ describe('batching', () => {
     const events = Array.from({ length: 25 }, (_, i) => ({ userId: `u${i % 3}`, event: `${i}` }));
     await enqueueDeliveries(database.pool, 'batch', events);
     await worker('batch', vendor.url, {}, {}, testHook({ batch: { maxItems: 10 } })).runOnce();
-    const bodies = vendor.requests.map((r) => JSON.parse(r.body) as Array<{ userId: string; event: string }>);
+    const bodies = vendor.requests.map(
+      (r) => JSON.parse(r.body) as Array<{ userId: string; event: string }>,
+    );
     expect(bodies.every((body) => Array.isArray(body) && body.length <= 10)).toBe(true);
     expect(bodies.flat()).toHaveLength(25);
     for (let user = 0; user < 3; user++) {
-      const sequence = bodies.flat().filter((e) => e.userId === `u${user}`).map((e) => Number(e.event));
+      const sequence = bodies
+        .flat()
+        .filter((e) => e.userId === `u${user}`)
+        .map((e) => Number(e.event));
       expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
     }
     expect(await queuedJobs(database.pool, 'batch')).toEqual([]);
@@ -240,22 +302,41 @@ describe('batching', () => {
 
   test('a failed batch retries every event in it, together', async () => {
     vendor.script = (_request, index) => (index === 0 ? { status: 500 } : { status: 200 });
-    await enqueueDeliveries(database.pool, 'batch', [{ userId: 'u1', event: 'A' }, { userId: 'u2', event: 'B' }]);
+    await enqueueDeliveries(database.pool, 'batch', [
+      { userId: 'u1', event: 'A' },
+      { userId: 'u2', event: 'B' },
+    ]);
     const batchWorker = worker('batch', vendor.url, {}, {}, testHook({ batch: { maxItems: 10 } }));
     await batchWorker.runOnce();
     expect((await queuedJobs(database.pool, 'batch')).map((row) => row.attempts)).toEqual([1, 1]);
     batchWorker.start();
     await eventually(async () => expect(await queuedJobs(database.pool, 'batch')).toEqual([]));
     // Retry times are jittered per event, so the retries may go in one request or two.
-    const [first, ...retries] = vendor.requests.map((r) => JSON.parse(r.body) as Array<{ event: string }>);
+    const [first, ...retries] = vendor.requests.map(
+      (r) => JSON.parse(r.body) as Array<{ event: string }>,
+    );
     expect(first.map((e) => e.event)).toEqual(['A', 'B']);
-    expect(retries.flat().map((e) => e.event).sort()).toEqual(['A', 'B']);
+    expect(
+      retries
+        .flat()
+        .map((e) => e.event)
+        .sort(),
+    ).toEqual(['A', 'B']);
   });
 
   test('the byte limit splits requests', async () => {
-    const events = Array.from({ length: 6 }, (_, i) => ({ userId: `u${i}`, event: 'x'.repeat(300) }));
+    const events = Array.from({ length: 6 }, (_, i) => ({
+      userId: `u${i}`,
+      event: 'x'.repeat(300),
+    }));
     await enqueueDeliveries(database.pool, 'batch', events);
-    await worker('batch', vendor.url, {}, {}, testHook({ batch: { maxItems: 100, maxBytes: 1000 } })).runOnce();
+    await worker(
+      'batch',
+      vendor.url,
+      {},
+      {},
+      testHook({ batch: { maxItems: 100, maxBytes: 1000 } }),
+    ).runOnce();
     expect(vendor.requests.length).toBeGreaterThanOrEqual(3);
     expect(vendor.requests.every((r) => r.body.length < 1100)).toBe(true);
   });

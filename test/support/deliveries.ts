@@ -30,12 +30,17 @@ export async function queuedJobs(pool: pg.Pool, destinationId: string) {
 }
 
 export async function deadLetterRows(pool: pg.Pool, destinationId: string) {
-  const { rows } = await pool.query('SELECT * FROM dead_letters WHERE destination_id = $1 ORDER BY id', [destinationId]);
+  const { rows } = await pool.query(
+    'SELECT * FROM dead_letters WHERE destination_id = $1 ORDER BY id',
+    [destinationId],
+  );
   return rows;
 }
 
 /** A minimal destination for router tests: POSTs each event as JSON, optionally batched. */
-export function testHook(options: { batch?: { maxItems: number; maxBytes?: number } } = {}): Destination<{ url: string }> {
+export function testHook(
+  options: { batch?: { maxItems: number; maxBytes?: number } } = {},
+): Destination<{ url: string }> {
   return defineDestination({
     type: 'testhook',
     kind: 'tool',

@@ -19,7 +19,10 @@ export interface ScriptedResponse {
   body?: string;
 }
 
-export type VendorScript = (request: RecordedRequest, index: number) => ScriptedResponse | Promise<ScriptedResponse>;
+export type VendorScript = (
+  request: RecordedRequest,
+  index: number,
+) => ScriptedResponse | Promise<ScriptedResponse>;
 
 export interface VendorServer {
   readonly url: string;
@@ -28,7 +31,9 @@ export interface VendorServer {
   close(): Promise<void>;
 }
 
-export async function startVendor(script: VendorScript = () => ({ status: 200, body: '{}' })): Promise<VendorServer> {
+export async function startVendor(
+  script: VendorScript = () => ({ status: 200, body: '{}' }),
+): Promise<VendorServer> {
   const requests: RecordedRequest[] = [];
   const vendor = { script } as VendorServer;
   const server = http.createServer((request, response) => {
@@ -36,11 +41,20 @@ export async function startVendor(script: VendorScript = () => ({ status: 200, b
     request.setEncoding('utf8');
     request.on('data', (chunk) => (body += chunk));
     request.on('end', async () => {
-      const recorded = { method: request.method!, path: request.url!, headers: request.headers, body, at: Date.now() };
+      const recorded = {
+        method: request.method!,
+        path: request.url!,
+        headers: request.headers,
+        body,
+        at: Date.now(),
+      };
       requests.push(recorded);
       try {
         const answer = await vendor.script(recorded, requests.length - 1);
-        response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        response.writeHead(answer.status, {
+          'content-type': 'application/json',
+          ...answer.headers,
+        });
         response.end(answer.body ?? '{}');
       } catch {
         response.destroy();

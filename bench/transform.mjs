@@ -1,0 +1,121 @@
+// bench/transform: events per second through a trivial user transformation (lowercase the email,
+// add a property, delete the IP, drop 2% of events) run in the isolated-vm sandbox, next to the
+// same module called in-process, on ~730-byte track events given as JSON text (as the queue
+// stores them). Two contracts are measured, each against its in-process equivalent:
+//   objects: JSON text in, parsed objects out      (sandbox.run default)
+//   json:    JSON text in, JSON text out           (sandbox.run output: 'json')
+// Prints figures; never passes or fails.
+//   npm run build && node --no-node-snapshot bench/transform.mjs [--batch 500] [--events 200000]
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { TransformationSandbox } from '../dist/src/sandbox/transformation-sandbox.js';
+import { fmt, sampleEvent } from './lib.mjs';
+
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '500' },
+    events: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const BATCH = Number(values.batch);
+const EVENTS = Math.ceil(Number(values.events) / BATCH) * BATCH;
+const ROUNDS = Number(values.rounds);
+
+const SOURCE = `
+export function transformEvent(event) {
+  // Drop one product in 50 (2% of events).
+  if (Number(event.properties.product_id.slice(4)) % 50 === 0) return null;
+  event.properties.email = event.properties.email.toLowerCase();
+  event.properties.enriched = true;
+  delete event.context.ip;
+  return event;
+}
+`;
+
+/** sampleEvent with an email and an IP, trimmed to about 730 bytes. */
+function benchEvent(i) {
+  const event = sampleEvent(i);
+  delete event.anonymousId;
+  event.properties.email = `Shopper.${i % 10_000}@Example.COM`;
+  event.context.ip = `203.0.113.${i % 250}`;
+  return event;
+}
+
+const POOL = 20_000;
+const texts = Array.from({ length: POOL }, (_, i) => JSON.stringify(benchEvent(i)));
+const metadata = texts.map((_, i) => ({
+  sourceId: 'web',
+  sourceName: 'Website',
+  destinationId: 'amp',
+  destinationName: 'Amplitude',
+  destinationType: 'AMPLITUDE',
+  messageId: `bench-${i}`,
+  receivedAt: '2024-05-01T10:00:00.000Z',
+}));
+const batches = [];
+for (let start = 0; start + BATCH <= POOL; start += BATCH) {
+  batches.push({
+    texts: texts.slice(start, start + BATCH),
+    metadata: metadata.slice(start, start + BATCH),
+  });
+}
+
+const { transformEvent } = await import(`data:text/javascript,${encodeURIComponent(SOURCE)}`);
+
+/** The same work without a sandbox: parse, transform, (stringify), collect per-event results. */
+function inProcess(batch, output) {
+  const results = new Array(batch.texts.length);
+  for (let i = 0; i < batch.texts.length; i++) {
+    const out = transformEvent(JSON.parse(batch.texts[i]), batch.metadata[i]);
+    if (out == null) results[i] = { events: [] };
+    else results[i] = { events: [output === 'json' ? JSON.stringify(out) : out] };
+  }
+  return results;
+}
+
+const sandbox = new TransformationSandbox({
+  limits: { memoryLimitMb: 128, timeoutMs: 4000, fetchTimeoutMs: 2000, fetchAllowList: [] },
+  logger: pino({ level: 'silent' }),
+});
+const code = { id: 'bench', name: 'bench.js', source: SOURCE, libraries: [] };
+
+async function measure(step) {
+  const started = performance.now();
+  let kept = 0;
+  for (let done = 0; done < EVENTS; done += BATCH) {
+    const results = await step(batches[(done / BATCH) % batches.length]);
+    for (const result of results) kept += result.events.length;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { perSecond: EVENTS / seconds, kept };
+}
+
+const figures = { objects: { sandbox: [], inProcess: [] }, json: { sandbox: [], inProcess: [] } };
+await measure(async (batch) => (await sandbox.run(code, batch.texts, batch.metadata)).results);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const output of ['objects', 'json']) {
+    const viaSandbox = await measure(
+      async (batch) => (await sandbox.run(code, batch.texts, batch.metadata, { output })).results,
+    );
+    const direct = await measure(async (batch) => inProcess(batch, output));
+    if (viaSandbox.kept !== direct.kept) throw new Error('the two paths disagree');
+    figures[output].sandbox.push(viaSandbox.perSecond);
+    figures[output].inProcess.push(direct.perSecond);
+  }
+}
+sandbox.dispose();
+
+const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+console.log(
+  `bench/transform  (${fmt(EVENTS)} events per measurement, batches of ${BATCH}, events of ` +
+    `~${Buffer.byteLength(texts[0])} B, median of ${ROUNDS} rounds, one core)`,
+);
+for (const output of ['objects', 'json']) {
+  const viaSandbox = median(figures[output].sandbox);
+  const direct = median(figures[output].inProcess);
+  console.log(
+    `  ${output.padEnd(8)} sandbox ${fmt(viaSandbox).padStart(9)} events/s   in-process ` +
+      `${fmt(direct).padStart(9)} events/s   ratio ${fmt((100 * viaSandbox) / direct)}%`,
+  );
+}

@@ -1,0 +1,142 @@
+/**
+ * The admin API, for operators and the people writing transformations. Every route needs
+ * `Authorization: Bearer <SLUICE_ADMIN_TOKEN>`; without a configured token the API is not served.
+ *   POST /admin/transformations/test      run a transformation on sample events
+ *   GET  /admin/failed-events             events a transformation failed on
+ *   POST /admin/failed-events/replay      run them through their connection again
+ *   GET  /admin/dead-letters              deliveries the router gave up on
+ *   POST /admin/dead-letters/replay       send them again
+ *   GET  /admin/queues                    backlog per queue and destination
+ */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Workspace } from '../config/workspace';
+import { SluiceError } from '../errors';
+import { listFailedEvents, replayFailedEvents } from '../processor/replay-failed-events';
+import type { DestinationRegistry } from '../processor/routing';
+import { listDeadLetters, replayDeadLetters } from '../router/dead-letters';
+import { inlineCode, loadTransformationCode } from '../sandbox/load-transformation';
+import { testTransformation } from '../sandbox/test-transformation';
+import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
+
+export interface AdminDeps {
+  token: string;
+  pool: pg.Pool;
+  workspace: () => Workspace;
+  destinations: DestinationRegistry;
+  sandbox: TransformationSandbox;
+  logger: Logger;
+}
+
+const Filter = z.strictObject({
+  destinationId: z.string().optional(),
+  ids: z.array(z.number().int().positive()).max(10_000).optional(),
+});
+
+const TestRequest = z.strictObject({
+  /** A transformation of the workspace, or code to try before it is saved. */
+  transformationId: z.string().optional(),
+  code: z.string().max(1_000_000).optional(),
+  events: z.array(z.record(z.string(), z.unknown())).min(1).max(1000),
+});
+
+export function createAdminRoutes(deps: AdminDeps): Router {
+  const router = express.Router();
+  router.use('/admin', authenticate(deps.token), express.json({ limit: '5mb' }));
+
+  router.post('/admin/transformations/test', async (request, response) => {
+    const body = parse(TestRequest, request.body);
+    const workspace = deps.workspace();
+    let code;
+    if (body.transformationId) code = loadTransformationCode(workspace, body.transformationId);
+    else if (body.code !== undefined) code = inlineCode(body.code, workspace);
+    else throw new SluiceError('SLUICE_E_INVALID_REQUEST', 'give "transformationId" or "code"');
+    const result = await testTransformation({
+      code,
+      events: body.events,
+      limits: workspace.sandbox,
+      logger: deps.logger,
+    });
+    response.json(result);
+  });
+
+  router.get('/admin/failed-events', async (request, response) => {
+    const failed = await listFailedEvents(deps.pool, queryFilter(request), limitOf(request));
+    response.json({ failedEvents: failed });
+  });
+  router.post('/admin/failed-events/replay', async (request, response) => {
+    const filter = parse(Filter, request.body ?? {});
+    const result = await replayFailedEvents({ ...deps, workspace: deps.workspace() }, filter);
+    response.json(result);
+  });
+
+  router.get('/admin/dead-letters', async (request, response) => {
+    const letters = await listDeadLetters(deps.pool, queryFilter(request), limitOf(request));
+    response.json({ deadLetters: letters });
+  });
+  router.post('/admin/dead-letters/replay', async (request, response) => {
+    const filter = parse(Filter, request.body ?? {});
+    response.json({ replayed: await replayDeadLetters(deps.pool, filter) });
+  });
+
+  router.get('/admin/queues', async (_request, response) => {
+    const [ingest, deliveries, dead, failed] = await Promise.all([
+      deps.pool.query(`SELECT count(*)::int AS events, min(received_at) AS oldest FROM ingest_jobs j
+                       JOIN ingest_cursors c USING (partition) WHERE (j.txid, j.id) > (c.txid, c.id)`),
+      deps.pool.query(`SELECT destination_id, count(*)::int AS queued,
+                              count(*) FILTER (WHERE attempts > 0)::int AS retrying,
+                              min(received_at) AS oldest
+                       FROM delivery_jobs GROUP BY destination_id ORDER BY destination_id`),
+      deps.pool.query(
+        `SELECT destination_id, count(*)::int AS dead_letters FROM dead_letters GROUP BY 1 ORDER BY 1`,
+      ),
+      deps.pool.query(
+        `SELECT destination_id, count(*)::int AS failed_events FROM failed_events GROUP BY 1 ORDER BY 1`,
+      ),
+    ]);
+    response.json({
+      ingest: ingest.rows[0],
+      deliveries: deliveries.rows,
+      deadLetters: dead.rows,
+      failedEvents: failed.rows,
+    });
+  });
+  return router;
+}
+
+function authenticate(token: string) {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (request: Request, _response: Response, next: NextFunction) => {
+    const given = Buffer.from(request.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new SluiceError('SLUICE_E_UNAUTHORIZED');
+    }
+    next();
+  };
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SluiceError(
+      'SLUICE_E_INVALID_REQUEST',
+      `${issue.path.join('.') || 'body'}: ${issue.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+function queryFilter(request: Request) {
+  const destinationId =
+    typeof request.query.destination === 'string' ? request.query.destination : undefined;
+  return { destinationId };
+}
+
+function limitOf(request: Request): number {
+  const limit = Number(request.query.limit ?? 100);
+  return Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 100;
+}

@@ -1,0 +1,84 @@
+/**
+ * What one connection makes of a set of events: the connection's transformations run over them
+ * (once, as a batch) and every output becomes a delivery row for the connection's destination;
+ * every event a transformation fails becomes a failed-event row. Shared by the processor and the
+ * replay of failed events.
+ */
+import type { Workspace } from '../config/workspace';
+import type { SegmentEvent } from '../event';
+import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
+import type { Route } from './routing';
+import { runTransformations, type ChainInput } from './run-transformations';
+import type { DeliveryRow, FailedEventRow } from './write-output';
+
+/** An event entering a connection. */
+export interface ConnectionInput {
+  event: SegmentEvent;
+  /** The event as JSON text (kept in failed events as it entered the connection). */
+  eventText: string;
+  /** The dedup key of the ingest event (see queue/message-ids.ts). */
+  eventKey: string;
+  sourceId: string;
+  messageId: string;
+  userKey: string;
+  receivedAt: string;
+}
+
+export interface ConnectionDeps {
+  sandbox: TransformationSandbox;
+  workspace: Workspace;
+}
+
+export async function connectionOutput(
+  route: Route,
+  inputs: readonly ConnectionInput[],
+  deps: ConnectionDeps,
+): Promise<{ deliveries: DeliveryRow[]; failures: FailedEventRow[] }> {
+  const deliveries: DeliveryRow[] = [];
+  const failures: FailedEventRow[] = [];
+  const deliver = (input: ConnectionInput, event: SegmentEvent, payload?: string) =>
+    deliveries.push({
+      eventKey: input.eventKey,
+      destinationId: route.destination.id,
+      userKey: input.userKey,
+      sourceId: input.sourceId,
+      messageId: typeof event.messageId === 'string' ? event.messageId : input.messageId,
+      receivedAt: input.receivedAt,
+      payload: payload ?? JSON.stringify(event),
+    });
+  if (route.transformations.length === 0) {
+    for (const input of inputs) deliver(input, input.event, input.eventText);
+    return { deliveries, failures };
+  }
+  const chainInputs: ChainInput[] = inputs.map((input) => ({
+    event: input.event,
+    eventText: input.eventText,
+    metadata: {
+      sourceId: route.source.id,
+      sourceName: route.source.name ?? route.source.id,
+      destinationId: route.destination.id,
+      destinationName: route.destination.name ?? route.destination.id,
+      destinationType: route.destination.type,
+      messageId: input.messageId,
+      receivedAt: input.receivedAt,
+    },
+  }));
+  const result = await runTransformations(route, chainInputs, deps);
+  for (const { input, event } of result.outputs) deliver(inputs[input], event);
+  for (const failure of result.failures) {
+    const input = inputs[failure.input];
+    failures.push({
+      eventKey: input.eventKey,
+      sourceId: input.sourceId,
+      destinationId: route.destination.id,
+      transformationId: failure.transformationId,
+      messageId: input.messageId,
+      userKey: input.userKey,
+      receivedAt: input.receivedAt,
+      error: failure.error.message,
+      stack: failure.error.stack,
+      event: input.eventText,
+    });
+  }
+  return { deliveries, failures };
+}

@@ -1,0 +1,122 @@
+/**
+ * Replays events a transformation failed on, once the code is fixed: each failed event runs
+ * through its connection again (the current transformations, filters and destination) and its
+ * output joins the delivery queue; events that fail again are recorded anew. The old rows go in
+ * the same transaction, so an event is never both replayed and still listed.
+ */
+import type pg from 'pg';
+import type { Workspace } from '../config/workspace';
+import type { SegmentEvent } from '../event';
+import { messageKey } from '../queue/message-ids';
+import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
+import { connectionOutput, type ConnectionInput } from './connection-output';
+import { rejection, routingTable, type DestinationRegistry } from './routing';
+import { insertDeliveries, insertFailedEvents } from './write-output';
+
+export interface FailedEventFilter {
+  destinationId?: string;
+  ids?: number[];
+}
+
+export interface ReplayDeps {
+  pool: pg.Pool;
+  workspace: Workspace;
+  destinations: DestinationRegistry;
+  sandbox: TransformationSandbox;
+}
+
+export interface ReplayResult {
+  /** Failed events taken out of the list. */
+  replayed: number;
+  /** Of those, how many failed again (and are listed again). */
+  failedAgain: number;
+  /** Failed events left alone because their connection no longer exists. */
+  skipped: number;
+}
+
+const WHERE = `($1::text IS NULL OR destination_id = $1) AND ($2::bigint[] IS NULL OR id = ANY($2))`;
+
+export async function replayFailedEvents(
+  deps: ReplayDeps,
+  filter: FailedEventFilter,
+  limit = 1000,
+): Promise<ReplayResult> {
+  const { rows } = await deps.pool.query(
+    `SELECT * FROM failed_events WHERE ${WHERE} ORDER BY id LIMIT $3`,
+    [filter.destinationId ?? null, filter.ids ?? null, limit],
+  );
+  const routes = routingTable(deps.workspace, deps.destinations);
+  const groups = new Map<string, { ids: number[]; inputs: ConnectionInput[] }>();
+  let skipped = 0;
+  for (const row of rows) {
+    const route = routes.get(row.source_id)?.find((r) => r.destination.id === row.destination_id);
+    if (!route) {
+      skipped++;
+      continue;
+    }
+    const event = JSON.parse(row.event) as SegmentEvent;
+    const group = groups.get(`${row.source_id}\u0000${row.destination_id}`) ?? {
+      ids: [],
+      inputs: [],
+    };
+    group.ids.push(Number(row.id));
+    // The connection may have changed since: an event its filters now reject is just taken off.
+    if (rejection(route, event) === undefined) {
+      group.inputs.push({
+        event,
+        eventText: row.event,
+        eventKey: messageKey(row.source_id, row.message_id),
+        sourceId: row.source_id,
+        messageId: row.message_id,
+        userKey: row.user_key,
+        receivedAt: row.received_at.toISOString(),
+      });
+    }
+    groups.set(`${row.source_id}\u0000${row.destination_id}`, group);
+  }
+  let replayed = 0;
+  let failedAgain = 0;
+  for (const [key, group] of groups) {
+    const [sourceId, destinationId] = key.split('\u0000');
+    const route = routes.get(sourceId)!.find((r) => r.destination.id === destinationId)!;
+    const output = await connectionOutput(route, group.inputs, deps);
+    const client = await deps.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('DELETE FROM failed_events WHERE id = ANY($1::bigint[])', [group.ids]);
+      await insertDeliveries(client, output.deliveries);
+      await insertFailedEvents(client, output.failures);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    replayed += group.ids.length;
+    failedAgain += output.failures.length;
+  }
+  return { replayed, failedAgain, skipped };
+}
+
+export async function listFailedEvents(pool: pg.Pool, filter: FailedEventFilter, limit = 100) {
+  const { rows } = await pool.query(
+    `SELECT id, failed_at, source_id, destination_id, transformation_id, message_id, user_key,
+            received_at, error, stack, event
+     FROM failed_events WHERE ${WHERE} ORDER BY id LIMIT $3`,
+    [filter.destinationId ?? null, filter.ids ?? null, limit],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    failedAt: row.failed_at,
+    sourceId: row.source_id,
+    destinationId: row.destination_id,
+    transformationId: row.transformation_id,
+    messageId: row.message_id,
+    userKey: row.user_key,
+    receivedAt: row.received_at,
+    error: row.error,
+    stack: row.stack,
+    event: JSON.parse(row.event),
+  }));
+}

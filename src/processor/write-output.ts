@@ -1,0 +1,79 @@
+/**
+ * Writes the processor's output inside a caller's transaction: delivery rows into the head
+ * segment of the delivery queue (in the order given, which is the order per user), and failed
+ * events. Used by the hand-off and by the replay of failed events.
+ */
+import type pg from 'pg';
+import { joinColumn, splitColumn } from '../queue/text-columns';
+
+export interface DeliveryRow {
+  /** The dedup key of the ingest event it came from. */
+  eventKey: string;
+  destinationId: string;
+  userKey: string;
+  sourceId: string;
+  messageId: string;
+  receivedAt: string;
+  /** The event to deliver, as JSON text. */
+  payload: string;
+}
+
+export interface FailedEventRow {
+  eventKey: string;
+  sourceId: string;
+  destinationId: string;
+  transformationId: string;
+  messageId: string;
+  userKey: string;
+  receivedAt: string;
+  error: string;
+  stack?: string;
+  /** The event as it entered the connection, as JSON text. */
+  event: string;
+}
+
+const INSERT_DELIVERIES = `
+INSERT INTO delivery_jobs (segment, destination_id, user_key, source_id, message_id, received_at, payload)
+SELECT (SELECT max(segment) FROM delivery_segments), destination_id, user_key, source_id, message_id, received_at, payload
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], ${splitColumn(6)})
+  WITH ORDINALITY AS t(destination_id, user_key, source_id, message_id, received_at, payload, ord)
+ORDER BY ord`;
+
+const INSERT_FAILURES = `
+INSERT INTO failed_events
+  (source_id, destination_id, transformation_id, message_id, user_key, received_at, error, stack, event)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                     $7::text[], $8::text[], ${splitColumn(9)})`;
+
+export async function insertDeliveries(
+  client: pg.PoolClient,
+  rows: readonly DeliveryRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(INSERT_DELIVERIES, [
+    rows.map((row) => row.destinationId),
+    rows.map((row) => row.userKey),
+    rows.map((row) => row.sourceId),
+    rows.map((row) => row.messageId),
+    rows.map((row) => row.receivedAt),
+    joinColumn(rows, (row) => row.payload),
+  ]);
+}
+
+export async function insertFailedEvents(
+  client: pg.PoolClient,
+  rows: readonly FailedEventRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(INSERT_FAILURES, [
+    rows.map((row) => row.sourceId),
+    rows.map((row) => row.destinationId),
+    rows.map((row) => row.transformationId),
+    rows.map((row) => row.messageId),
+    rows.map((row) => row.userKey),
+    rows.map((row) => row.receivedAt),
+    rows.map((row) => row.error),
+    rows.map((row) => row.stack ?? null),
+    joinColumn(rows, (row) => row.event),
+  ]);
+}

@@ -1,0 +1,253 @@
+/**
+ * The code that runs inside every transformation isolate, next to the user's module, assembled
+ * from three parts: the prelude (captured built-ins, per-call state, helpers), the globals user
+ * code sees (`log`, `console`, `fetch`, `btoa`, `atob`), and here the driver that calls
+ * `transformEvent`/`transformBatch`, checks what they return and serializes the outcome. Checking
+ * inside the isolate means only strings cross the boundary (see wire-format.ts).
+ *
+ * It is a string because the isolate compiles it, not Node. It is evaluated once per isolate with
+ * `context.evalClosure(RUNTIME_SOURCE, [startFetch, RUNTIME_FILENAME])` and returns
+ * `{ bind, deliver }`:
+ * - `bind(namespace, fileName)` checks the module's exports and returns the runner
+ *   `(headerText, eventTexts) => resultParts | Promise<resultParts>`;
+ * - `deliver(id, ok, text)` settles the promise of fetch `id` (the host calls it when done).
+ */
+import { RUNTIME_GLOBALS } from './runtime-globals';
+import { RUNTIME_PRELUDE } from './runtime-prelude';
+
+/** The file name of the runtime's frames; they are cut from stack traces shown to users. */
+export const RUNTIME_FILENAME = 'sluice:sandbox-runtime';
+
+/** The driver: calls the user's function over a batch and reports the outcome. */
+const RUNTIME_DRIVER = String.raw`
+
+function begin(headerText, texts) {
+  logs = [];
+  droppedLogs = 0;
+  currentIndex = -1;
+  resumingIndex = -1;
+  pendingIndexes = null;
+  // Fetches of an earlier call are never delivered: the host drops them when that call ends.
+  pendingFetches = new NativeMap();
+  const payload = parse(headerText);
+  if (!isArray(texts) || texts.length !== payload.meta.length) {
+    throw new NativeError('The input events do not match their metadata');
+  }
+  payload.texts = texts;
+  return payload;
+}
+
+/** Events are parsed one at a time, so each one's objects die young (cheap for the GC). */
+function eventAt(payload, index) {
+  try {
+    return parse(payload.texts[index]);
+  } catch (error) {
+    throw new Problem('The input event is not valid JSON: ' + error.message);
+  }
+}
+
+function metadataAt(payload, index) {
+  const entry = payload.meta[index];
+  const shared = payload.shared[entry[0]];
+  return {
+    sourceId: shared.sourceId,
+    sourceName: shared.sourceName,
+    destinationId: shared.destinationId,
+    destinationName: shared.destinationName,
+    destinationType: shared.destinationType,
+    messageId: entry[1],
+    receivedAt: entry[2],
+  };
+}
+
+function header(fields) {
+  fields.logs = logs;
+  fields.droppedLogs = droppedLogs;
+  return stringify(fields);
+}
+
+/** [header, ...output event texts in input order]; lines[i] is one text or an array of them. */
+function finishLines(counts, lines, errors) {
+  const parts = [header({ counts: counts, errors: errors })];
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] === 1 && !isArray(lines[i])) parts[parts.length] = lines[i];
+    else if (counts[i] > 0) for (let j = 0; j < lines[i].length; j++) parts[parts.length] = lines[i][j];
+  }
+  return parts;
+}
+
+function finishFailed(error) {
+  return [header({ failAll: describeError(error) })];
+}
+
+function acceptEventResult(outcome, index, result) {
+  if (result === null || result === undefined) {
+    outcome.counts[index] = 0;
+    return;
+  }
+  if (isArray(result)) {
+    const texts = new Array(result.length);
+    for (let j = 0; j < result.length; j++) {
+      if (!isPlainObject(result[j])) {
+        throw new Problem('transformEvent returned an array whose item ' + j + ' is ' + describeType(result[j]) + ', not an event object');
+      }
+      texts[j] = serializeEvent(result[j]);
+    }
+    outcome.lines[index] = texts;
+    outcome.counts[index] = texts.length;
+    return;
+  }
+  if (!isPlainObject(result)) {
+    throw new Problem('transformEvent must return an event object, an array of event objects, or null to drop the event; it returned ' + describeType(result));
+  }
+  outcome.lines[index] = serializeEvent(result);
+  outcome.counts[index] = 1;
+}
+
+function failEvent(outcome, index, error) {
+  const described = describeError(error);
+  described.index = index;
+  outcome.counts[index] = -1;
+  outcome.errors[outcome.errors.length] = described;
+}
+
+function settleLater(outcome, index, thenable) {
+  return new NativePromise(function (resolve) {
+    let settled = false;
+    function settle(accepted, value) {
+      if (settled) return;
+      settled = true;
+      pendingIndexes.delete(index);
+      try {
+        if (accepted) acceptEventResult(outcome, index, value);
+        else failEvent(outcome, index, value);
+      } catch (error) {
+        failEvent(outcome, index, error);
+      }
+      resolve();
+    }
+    try {
+      thenable.then(function (value) { settle(true, value); }, function (error) { settle(false, error); });
+    } catch (error) {
+      settle(false, error);
+    }
+  });
+}
+
+function runEvents(transform, headerText, texts) {
+  const payload = begin(headerText, texts);
+  const count = texts.length;
+  const outcome = { counts: new Array(count), lines: new Array(count), errors: [] };
+  let waits = null;
+  for (let i = 0; i < count; i++) {
+    currentIndex = i;
+    try {
+      const result = transform(eventAt(payload, i), metadataAt(payload, i));
+      if (isThenable(result)) {
+        if (waits === null) {
+          waits = [];
+          pendingIndexes = new NativeSet();
+        }
+        pendingIndexes.add(i);
+        waits[waits.length] = settleLater(outcome, i, result);
+      } else {
+        acceptEventResult(outcome, i, result);
+      }
+    } catch (error) {
+      failEvent(outcome, i, error);
+    }
+  }
+  currentIndex = -1;
+  if (waits === null) return finishLines(outcome.counts, outcome.lines, outcome.errors);
+  return promiseAll(waits).then(function () {
+    return finishLines(outcome.counts, outcome.lines, outcome.errors);
+  });
+}
+
+function acceptBatchResult(result, count, indexById) {
+  if (!isArray(result)) {
+    throw new Problem('transformBatch must return an array of event objects; it returned ' + describeType(result));
+  }
+  const counts = new Array(count).fill(0);
+  const lines = new Array(count);
+  for (let i = 0; i < count; i++) lines[i] = [];
+  for (let j = 0; j < result.length; j++) {
+    const item = result[j];
+    if (!isPlainObject(item)) {
+      throw new Problem('transformBatch returned an array whose item ' + j + ' is ' + describeType(item) + ', not an event object');
+    }
+    // An output belongs to the input with its messageId; any other output to the first input.
+    let index = typeof item.messageId === 'string' ? indexById.get(item.messageId) : undefined;
+    if (index === undefined) {
+      index = 0;
+      if (item.messageId === undefined || item.messageId === null || item.messageId === '') item.messageId = uuid();
+    }
+    lines[index][counts[index]] = serializeEvent(item);
+    counts[index] += 1;
+  }
+  return finishLines(counts, lines, []);
+}
+
+function runBatch(transform, headerText, texts) {
+  const payload = begin(headerText, texts);
+  const count = texts.length;
+  const indexById = new NativeMap();
+  for (let i = count - 1; i >= 0; i--) indexById.set(payload.meta[i][1], i);
+  const metadata = function metadata(event) {
+    const id = event !== null && typeof event === 'object' ? event.messageId : undefined;
+    const index = indexById.get(id);
+    return index === undefined ? undefined : metadataAt(payload, index);
+  };
+  let result;
+  try {
+    const events = new Array(count);
+    for (let i = 0; i < count; i++) events[i] = eventAt(payload, i);
+    if (count === 1) currentIndex = 0;
+    result = transform(events, metadata);
+  } catch (error) {
+    return finishFailed(error);
+  } finally {
+    currentIndex = -1;
+  }
+  const settle = function (value) {
+    try {
+      return acceptBatchResult(value, count, indexById);
+    } catch (error) {
+      return finishFailed(error);
+    }
+  };
+  if (!isThenable(result)) return settle(result);
+  if (count === 1) pendingIndexes = new NativeSet([0]);
+  return new NativePromise(function (resolve) {
+    try {
+      result.then(function (value) { resolve(settle(value)); }, function (error) { resolve(finishFailed(error)); });
+    } catch (error) {
+      resolve(finishFailed(error));
+    }
+  });
+}
+
+function bind(namespace, fileName) {
+  const names = keys(namespace);
+  const hasEvent = names.indexOf('transformEvent') >= 0;
+  const hasBatch = names.indexOf('transformBatch') >= 0;
+  if (hasEvent && hasBatch) {
+    throw new NativeError(fileName + ' exports both transformEvent and transformBatch; export exactly one');
+  }
+  if (!hasEvent && !hasBatch) {
+    throw new NativeError(fileName + ' must export transformEvent(event, metadata) or transformBatch(events, metadata); it exports ' + (names.length > 0 ? names.join(', ') : 'nothing'));
+  }
+  const name = hasEvent ? 'transformEvent' : 'transformBatch';
+  const transform = namespace[name];
+  if (typeof transform !== 'function') {
+    throw new NativeError(fileName + ': the export ' + name + ' is ' + describeType(transform) + ', not a function');
+  }
+  return hasEvent
+    ? function runner(headerText, texts) { return runEvents(transform, headerText, texts); }
+    : function runner(headerText, texts) { return runBatch(transform, headerText, texts); };
+}
+
+return { bind: bind, deliver: deliver };
+`;
+
+export const RUNTIME_SOURCE = RUNTIME_PRELUDE + RUNTIME_GLOBALS + RUNTIME_DRIVER;

@@ -1,0 +1,200 @@
+/**
+ * The user-transformation sandbox: runs the workspace's transformation modules over batches of
+ * events in isolated-vm, with the workspace's limits (sandbox.memoryLimitMb, timeoutMs,
+ * fetchTimeoutMs, fetchAllowList). Each transformation gets its own isolate per code version
+ * (sandbox-isolate.ts), reused across calls and replaced when its code, a library or the memory
+ * limit changes. A transformation that throws, loops, awaits forever, exhausts its memory or tries
+ * to escape fails only the events of its own call; the process and other transformations go on.
+ *
+ * Concurrency: calls for one transformation are serialized (one in flight per isolate; the rest
+ * queue); calls for different transformations run in parallel. Batch events per call: the
+ * per-call cost is a fraction of a millisecond, the per-event cost a few microseconds.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { Logger } from 'pino';
+import { guardedFetch, type FetchRules } from './guarded-fetch';
+import { SandboxIsolate } from './sandbox-isolate';
+import { decodeResult, encodePayload, failedRun, type OutputForm } from './wire-format';
+
+export interface SandboxLimits {
+  memoryLimitMb: number;
+  /** Wall time per call, awaited fetches included. */
+  timeoutMs: number;
+  fetchTimeoutMs: number;
+  /** Hosts `fetch` may reach: exact names or `*.example.com`; empty means no fetch at all. */
+  fetchAllowList: readonly string[];
+}
+
+/** The workspace defaults (src/config/workspace.ts), for runs without a workspace. */
+export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = Object.freeze({
+  memoryLimitMb: 128,
+  timeoutMs: 4000,
+  fetchTimeoutMs: 2000,
+  fetchAllowList: Object.freeze([]),
+});
+
+export interface TransformationCode {
+  /** Transformation id from the workspace. */
+  id: string;
+  /** Shown in stack traces and error messages: the file name. */
+  name: string;
+  /** ES module source text. */
+  source: string;
+  /** Every library of the workspace; the module imports them by name. */
+  libraries: ReadonlyArray<{ name: string; source: string }>;
+}
+
+export interface EventMetadata {
+  sourceId: string;
+  sourceName: string;
+  destinationId: string;
+  destinationName: string;
+  destinationType: string;
+  messageId: string;
+  receivedAt: string;
+}
+
+export interface SandboxError {
+  message: string;
+  /** The user's frames only (file name, line, column), when the error has any. */
+  stack?: string;
+}
+
+export interface SandboxLog {
+  level: 'log' | 'warn' | 'error';
+  message: string;
+  /** The input event the line was logged for, when known. */
+  eventIndex?: number;
+}
+
+export interface SandboxRun {
+  /** One entry per input event, in input order. */
+  results: Array<{ events: unknown[] } | { error: SandboxError }>;
+  logs: SandboxLog[];
+}
+
+export interface RunOptions {
+  /**
+   * `objects` (default): output events are parsed objects. `json`: each output event is its JSON
+   * text, for callers that store events as text; this skips a parse and a stringify per event.
+   */
+  output?: OutputForm;
+}
+
+export interface TransformationSandboxOptions {
+  limits: SandboxLimits;
+  logger: Logger;
+  /**
+   * Lets `fetch` reach private, loopback and link-local addresses: `true` for all of them, or a
+   * list of exact addresses. For tests and deliberate operator setups only; user code cannot set it.
+   */
+  allowPrivateAddresses?: boolean | readonly string[];
+}
+
+export class TransformationSandbox {
+  #limits: SandboxLimits;
+  #logger: Logger;
+  #allowPrivateAddresses: boolean | readonly string[];
+  #isolates = new Map<string, SandboxIsolate>();
+  #versions = new WeakMap<TransformationCode, { memoryLimitMb: number; version: string }>();
+  #agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
+  };
+  #disposed = false;
+
+  constructor(options: TransformationSandboxOptions) {
+    this.#limits = options.limits;
+    this.#logger = options.logger;
+    this.#allowPrivateAddresses = options.allowPrivateAddresses ?? false;
+  }
+
+  /**
+   * Runs `code` over `events`, one metadata per event. An event is either the JSON text of one
+   * object (preferred: it goes into the isolate without being parsed or copied on the host; it is
+   * not re-validated, so it must be exactly one JSON object) or a value that is serialized with
+   * JSON.stringify. Never rejects for the transformation's faults: they come back as errors in
+   * `results`.
+   *
+   * transformEvent: each event is handled on its own (a throw fails that event only); events run
+   * concurrently inside the isolate, results keep input order; `null`, `undefined` or `[]` drop
+   * the event (`{ events: [] }`). transformBatch: an output belongs to the input with the same
+   * messageId; outputs with an unknown messageId belong to the first input, and outputs without
+   * one also get a fresh random messageId; a throw or an invalid return fails every input.
+   */
+  async run(
+    code: TransformationCode,
+    events: unknown[],
+    metadata: EventMetadata[],
+    options: RunOptions = {},
+  ): Promise<SandboxRun> {
+    if (this.#disposed) throw new Error('The transformation sandbox was disposed');
+    if (events.length !== metadata.length) {
+      throw new RangeError(`${events.length} events but ${metadata.length} metadata entries`);
+    }
+    if (events.length === 0) return { results: [], logs: [] };
+    const isolate = this.#isolateFor(code);
+    const outcome = await isolate.call(encodePayload(events, metadata), this.#limits.timeoutMs);
+    if (!outcome.ok) return failedRun(events.length, outcome.error);
+    return decodeResult(outcome.parts, events.length, options.output ?? 'objects');
+  }
+
+  /**
+   * Applies new limits (a workspace reload). Fetch rules and the time limit apply from the next
+   * call; isolates built with another memory limit are replaced on their next use.
+   */
+  setLimits(limits: SandboxLimits): void {
+    this.#limits = limits;
+  }
+
+  /** Disposes every isolate and closes idle fetch connections. */
+  dispose(): void {
+    this.#disposed = true;
+    for (const isolate of this.#isolates.values()) isolate.dispose();
+    this.#isolates.clear();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
+  }
+
+  #isolateFor(code: TransformationCode): SandboxIsolate {
+    const version = this.#versionOf(code);
+    const current = this.#isolates.get(code.id);
+    if (current?.version === version) return current;
+    // The old version finishes the calls it already has, then goes.
+    current?.retire();
+    const isolate = new SandboxIsolate({
+      code,
+      version,
+      memoryLimitMb: this.#limits.memoryLimitMb,
+      logger: this.#logger,
+      fetch: (request, signal) => guardedFetch(request, this.#fetchRules(), signal),
+    });
+    this.#isolates.set(code.id, isolate);
+    return isolate;
+  }
+
+  /** Hash of everything baked into an isolate; cached per code object to skip rehashing. */
+  #versionOf(code: TransformationCode): string {
+    const { memoryLimitMb } = this.#limits;
+    const cached = this.#versions.get(code);
+    if (cached?.memoryLimitMb === memoryLimitMb) return cached.version;
+    const hash = createHash('sha256');
+    for (const part of [code.name, code.source, String(memoryLimitMb)]) hash.update(`${part}\0`);
+    const libraries = [...code.libraries].sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const library of libraries) hash.update(`${library.name}\0${library.source}\0`);
+    const version = hash.digest('hex');
+    this.#versions.set(code, { memoryLimitMb, version });
+    return version;
+  }
+
+  #fetchRules(): FetchRules {
+    return {
+      allowList: this.#limits.fetchAllowList,
+      timeoutMs: this.#limits.fetchTimeoutMs,
+      allowPrivateAddresses: this.#allowPrivateAddresses,
+      agents: this.#agents,
+    };
+  }
+}

@@ -1,0 +1,873 @@
+/**
+ * Every destination delivered end to end: the real DestinationWorker claims rows from the queue
+ * in a real PostgreSQL, maps them with the destination module, batches and sends them, and
+ * records the outcome. The real vendors cannot be reached from the test environment (and must
+ * not get test traffic), so a local HTTP server plays each vendor: the worker's `fetch` sends
+ * every request to it, keeping path and query, and records the URL the destination addressed.
+ *
+ * Per destination (one table, four scenarios): success; 429 with Retry-After; 500 then success;
+ * 400 to the dead letters with credentials masked. Then each vendor's response quirks (its
+ * `interpretResponse`) end to end. What each event maps to, field by field, is tested in the
+ * other files of this folder.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { destinationOf, validateDestinationConfig } from '../../destinations';
+import type { SegmentEvent } from '../../src/event';
+import { createLogger } from '../../src/log';
+import { createMetrics } from '../../src/metrics';
+import {
+  DestinationWorker,
+  type DeliveryPolicy,
+  type WorkerOptions,
+} from '../../src/router/destination-worker';
+import { deadLetterRows, enqueueDeliveries, queuedJobs } from '../support/deliveries';
+import { eventually } from '../support/eventually';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import {
+  startVendor,
+  type RecordedRequest,
+  type ScriptedResponse,
+  type VendorServer,
+} from '../support/vendor-server';
+import { basic, MOBILE_CONTEXT, segmentEvent, TIMESTAMP, TIMESTAMP_MS } from './support';
+
+let database: TestDatabase;
+let vendor: VendorServer;
+/** The URL of each request as the destination addressed it, in the order they were sent. */
+const addressed: URL[] = [];
+
+/** Sends a request meant for a vendor to the local vendor server instead. */
+const toLocalVendor: typeof fetch = (input, init) => {
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  addressed.push(url);
+  return fetch(new URL(`${url.pathname}${url.search}`, vendor.url), init);
+};
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  vendor = await startVendor();
+});
+afterAll(async () => {
+  await vendor?.close();
+  await database?.drop();
+});
+beforeEach(async () => {
+  await database.pool.query('TRUNCATE delivery_jobs, dead_letters');
+  vendor.requests.length = 0;
+  addressed.length = 0;
+});
+
+/** One request at a time, so requests reach the vendor in the order they were sent. */
+const POLICY: DeliveryPolicy = {
+  maxConcurrency: 1,
+  timeoutMs: 2000,
+  maxAttempts: 5,
+  maxRetryHours: 1,
+};
+/** A first failure is retried after 15–30 ms; no in-process retries unless a test says so. */
+const FAST: WorkerOptions = {
+  claimLimit: 100,
+  idleMs: 10,
+  backoff: { baseMs: 30, maxMs: 200 },
+  quickRetries: 0,
+  quickRetryMinMs: 10,
+};
+
+/** A request the vendor received, with the URL the destination addressed. */
+interface SentRequest {
+  method: string;
+  url: URL;
+  headers: IncomingHttpHeaders;
+  text: string;
+  /** The body parsed as JSON, or its text when it is not JSON. */
+  body: unknown;
+}
+
+interface DeliveryCase {
+  type: string;
+  /** A realistic workspace config (defaults are filled by the destination's schema). */
+  config: Record<string, unknown>;
+  /** The config's credentials: requests carry them, dead letters must not. */
+  secrets: string[];
+  /** Events of two users, of the types the destination takes; the first is a track event. */
+  events: SegmentEvent[];
+  /** The vendor's answer to a request it accepts. */
+  accept(request: RecordedRequest): ScriptedResponse;
+  /** The body of the vendor's 400. */
+  rejection: string;
+  /** The body of the vendor's 429. */
+  throttling?: string;
+  /** The error a 429 is recorded with, when the destination words it. */
+  throttledError?: RegExp;
+  /** What the vendor received for `events`. */
+  expectSuccess(requests: SentRequest[], events: SegmentEvent[]): void;
+}
+
+const ALICE = { userId: 'user-4711', anonymousId: 'a1b2c3d4-0000-4c4c-8888-0123456789ab' };
+const BOB = {
+  userId: 'bob@acme.example',
+  anonymousId: '6f1c2b9e-58d4-4e0b-9a4c-2f7de0b1c3a5',
+  context: MOBILE_CONTEXT,
+};
+
+/** An event as the gateway stores it, with its own messageId. */
+function event(
+  type: SegmentEvent['type'],
+  person: Partial<SegmentEvent>,
+  fields: Partial<SegmentEvent>,
+): SegmentEvent {
+  return segmentEvent(type, { messageId: randomUUID(), ...person, ...fields });
+}
+
+const ORDER = event('track', ALICE, {
+  event: 'Order Completed',
+  properties: {
+    order_id: 'o-1001',
+    total: 64.9,
+    revenue: 55.5,
+    currency: 'eur',
+    affiliation: 'Salt & Pepper Store',
+    products: [{ product_id: 'sku-1', name: 'Salt & Pepper Mill', price: 27.75, quantity: 2 }],
+  },
+});
+const SIGNED_UP = event('track', BOB, { event: 'Signed Up', properties: { plan: 'pro' } });
+const IDENTIFY = event('identify', ALICE, {
+  traits: {
+    email: 'alice@acme.example',
+    firstName: 'Alice',
+    lastName: 'Liddell',
+    plan: 'pro',
+    createdAt: '2024-04-30T09:00:00.000Z',
+  },
+});
+const PAGE = event('page', ALICE, {
+  name: 'Pricing',
+  properties: { path: '/pricing', url: 'https://acme.example/pricing?plan=pro', title: 'Pricing' },
+});
+const SCREEN = event('screen', BOB, { name: 'Checkout', properties: { step: 2 } });
+const GROUP = event('group', ALICE, {
+  groupId: 'acme-inc',
+  traits: { name: 'Acme Inc', employees: 120, plan: 'enterprise' },
+});
+const ALIAS = event('alias', BOB, { previousId: BOB.anonymousId });
+
+const json = (value: unknown): string => JSON.stringify(value);
+const accepted = (status: number, body: unknown) => (): ScriptedResponse => ({
+  status,
+  body: typeof body === 'string' ? body : json(body),
+});
+
+const CASES: DeliveryCase[] = [
+  {
+    type: 'webhook',
+    config: {
+      url: 'https://hooks.acme.example/sluice/events?source=web&token=wh-query-7f3a9c',
+      headers: { Authorization: 'Bearer whsec_live_4fa9c2e1', 'X-Acme-Source': 'sluice' },
+      batchSize: 20,
+    },
+    secrets: ['whsec_live_4fa9c2e1', 'wh-query-7f3a9c'],
+    events: [ORDER, IDENTIFY, PAGE, GROUP, SIGNED_UP, SCREEN, ALIAS],
+    accept: accepted(202, ''),
+    rejection: '{"error":"unknown event schema"}',
+    expectSuccess([request], events) {
+      expect(request.method).toBe('POST');
+      expect(String(request.url)).toBe(
+        'https://hooks.acme.example/sluice/events?source=web&token=wh-query-7f3a9c',
+      );
+      expect(request.headers).toMatchObject({
+        authorization: 'Bearer whsec_live_4fa9c2e1',
+        'x-acme-source': 'sluice',
+        'content-type': 'application/json',
+      });
+      // One array of both users' events, each user's in order, each as Sluice stores it.
+      const byId = new Map(events.map((e) => [e.messageId, e]));
+      const received = request.body as SegmentEvent[];
+      expect(received.map((e) => e.messageId).sort()).toEqual([...byId.keys()].sort());
+      for (const forwarded of received) expect(forwarded).toEqual(byId.get(forwarded.messageId));
+      const alices = received.filter((e) => e.userId === ALICE.userId).map((e) => e.type);
+      expect(alices).toEqual(['track', 'identify', 'page', 'group']);
+    },
+  },
+  {
+    type: 'amplitude',
+    config: { apiKey: '3f1e9a7c2b5d4e8f9a0b1c2d3e4f5a6b', api: 'batch' },
+    secrets: ['3f1e9a7c2b5d4e8f9a0b1c2d3e4f5a6b'],
+    events: [ORDER, IDENTIFY, PAGE, GROUP, SCREEN],
+    accept: accepted(200, { code: 200, events_ingested: 6, server_upload_time: Date.now() }),
+    rejection: json({
+      code: 400,
+      error: 'Invalid field values on some events',
+      events_with_invalid_fields: { time: [0] },
+    }),
+    throttling: json({
+      code: 429,
+      error: 'Too many requests for some devices and users',
+      eps_threshold: 30,
+      throttled_users: { [ALICE.userId]: 31 },
+    }),
+    throttledError: /Amplitude throttled a user or device/,
+    expectSuccess([request], [order, identify, page, group, screen]) {
+      expect(request.method).toBe('POST');
+      expect(String(request.url)).toBe('https://api2.amplitude.com/batch');
+      expect(request.headers['content-type']).toBe('application/json');
+      expect(request.body).toMatchObject({
+        api_key: '3f1e9a7c2b5d4e8f9a0b1c2d3e4f5a6b',
+        options: { min_id_length: 5 },
+        events: [
+          {
+            event_type: 'Order Completed',
+            user_id: ALICE.userId,
+            device_id: ALICE.anonymousId,
+            insert_id: order.messageId,
+            time: TIMESTAMP_MS,
+            revenue: 55.5,
+            platform: 'Web',
+            ip: '203.0.113.7',
+          },
+          {
+            event_type: '$identify',
+            insert_id: identify.messageId,
+            user_properties: { $set: { email: 'alice@acme.example' } },
+          },
+          { event_type: 'Viewed Pricing Page', insert_id: page.messageId },
+          { event_type: '$identify', user_properties: { $set: { company: 'acme-inc' } } },
+          {
+            event_type: '$groupidentify',
+            insert_id: `${group.messageId}-group`,
+            group_properties: { $set: { name: 'Acme Inc' } },
+          },
+          {
+            event_type: 'Viewed Checkout Screen',
+            user_id: BOB.userId,
+            insert_id: screen.messageId,
+            platform: 'iOS',
+            idfa: MOBILE_CONTEXT.device.advertisingId,
+          },
+        ],
+      });
+    },
+  },
+  {
+    type: 'mixpanel',
+    config: {
+      projectToken: '9c4f1e2d7a3b5c6d8e9f0a1b2c3d4e5f',
+      region: 'eu',
+      serviceAccount: {
+        username: 'sluice.8d2f1a.mp-service-account',
+        secret: 'Zq8vX2mN7bL4kP9wR3tY6uE1sD5fG0hJ',
+        projectId: '3141592',
+      },
+      groupKey: 'company_id',
+    },
+    secrets: ['9c4f1e2d7a3b5c6d8e9f0a1b2c3d4e5f', 'Zq8vX2mN7bL4kP9wR3tY6uE1sD5fG0hJ'],
+    events: [ORDER, IDENTIFY, PAGE, GROUP, SIGNED_UP],
+    accept: (request) =>
+      request.path.startsWith('/import')
+        ? accepted(200, { code: 200, num_records_imported: 3, status: 'OK' })()
+        : accepted(200, { error: null, status: 1 })(),
+    rejection: json({ code: 400, error: 'unable to parse request body', status: 'Bad Request' }),
+    expectSuccess(requests, [order, , page, , signedUp]) {
+      // Alice's events go in her order: each /import or /engage step waits for the one before.
+      const host = 'https://api-eu.mixpanel.com';
+      expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
+        `POST ${host}/import?strict=1&project_id=3141592`,
+        `POST ${host}/engage?verbose=1&ip=0`,
+        `POST ${host}/import?strict=1&project_id=3141592`,
+        `POST ${host}/engage?verbose=1&ip=0`,
+        `POST ${host}/groups?verbose=1`,
+      ]);
+      const [orderAndSignUp, identified, pageView, joined, group] = requests;
+      const account = basic('sluice.8d2f1a.mp-service-account', 'Zq8vX2mN7bL4kP9wR3tY6uE1sD5fG0hJ');
+      expect(orderAndSignUp.headers.authorization).toBe(account);
+      expect(identified.headers.authorization).toBeUndefined();
+      const required = (e: SegmentEvent) =>
+        expect.objectContaining({ $insert_id: e.messageId, time: TIMESTAMP_MS });
+      expect(orderAndSignUp.body).toEqual([
+        { event: 'Order Completed', properties: required(order) },
+        { event: 'Signed Up', properties: required(signedUp) },
+      ]);
+      expect(orderAndSignUp.body).toMatchObject([
+        {
+          properties: {
+            distinct_id: ALICE.userId,
+            $user_id: ALICE.userId,
+            $device_id: ALICE.anonymousId,
+            ip: '203.0.113.7',
+          },
+        },
+        { properties: { distinct_id: BOB.userId, plan: 'pro', $os: 'iOS' } },
+      ]);
+      expect(pageView.body).toEqual([{ event: 'Viewed Pricing Page', properties: required(page) }]);
+      const token = '9c4f1e2d7a3b5c6d8e9f0a1b2c3d4e5f';
+      expect(identified.body).toEqual([
+        {
+          $token: token,
+          $distinct_id: ALICE.userId,
+          $ip: '203.0.113.7',
+          $set: expect.objectContaining({ $email: 'alice@acme.example', $first_name: 'Alice' }),
+        },
+      ]);
+      expect(joined.body).toMatchObject([{ $union: { company_id: ['acme-inc'] } }]);
+      expect(group.body).toEqual([
+        {
+          $token: token,
+          $group_key: 'company_id',
+          $group_id: 'acme-inc',
+          $set: expect.objectContaining({ $name: 'Acme Inc', employees: 120 }),
+        },
+      ]);
+    },
+  },
+  {
+    type: 'ga4',
+    config: {
+      measurementId: 'G-7Q2RW1P9ZK',
+      apiSecret: 'xK4rT9_mPq2LwZ8vN3bYcA',
+      identifyEventName: 'sign_in_identified',
+    },
+    secrets: ['xK4rT9_mPq2LwZ8vN3bYcA'],
+    events: [ORDER, IDENTIFY, PAGE, GROUP, SIGNED_UP],
+    // GA4 answers 204 to anything well-formed.
+    accept: accepted(204, ''),
+    rejection: json({
+      error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' },
+    }),
+    expectSuccess(requests) {
+      const url =
+        'https://www.google-analytics.com/mp/collect?measurement_id=G-7Q2RW1P9ZK&api_secret=xK4rT9_mPq2LwZ8vN3bYcA';
+      expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
+        `POST ${url}`,
+        `POST ${url}`,
+      ]);
+      const alice = requests.find((r) => (r.body as { user_id: string }).user_id === ALICE.userId);
+      expect(alice?.body).toMatchObject({
+        client_id: ALICE.anonymousId,
+        user_properties: { plan: { value: 'pro' } },
+        events: [
+          {
+            name: 'purchase',
+            timestamp_micros: TIMESTAMP_MS * 1000,
+            params: {
+              transaction_id: 'o-1001',
+              value: 55.5,
+              currency: 'EUR',
+              items: [
+                { item_id: 'sku-1', item_name: 'Salt & Pepper Mill', price: 27.75, quantity: 2 },
+              ],
+            },
+          },
+          { name: 'sign_in_identified' },
+          { name: 'page_view', params: { page_location: 'https://acme.example/pricing?plan=pro' } },
+          { name: 'join_group', params: { group_id: 'acme-inc' } },
+        ],
+      });
+      const bob = requests.find((r) => r !== alice);
+      expect(bob?.body).toMatchObject({
+        client_id: BOB.anonymousId,
+        user_id: BOB.userId,
+        events: [{ name: 'sign_up', params: { plan: 'pro' } }],
+      });
+    },
+  },
+  {
+    type: 'segment',
+    config: { writeKey: 'wK9dQ2mX7pL4vB8nR3tY6uE1' },
+    secrets: ['wK9dQ2mX7pL4vB8nR3tY6uE1'],
+    events: [ORDER, IDENTIFY, PAGE, GROUP, SIGNED_UP, SCREEN, ALIAS],
+    accept: accepted(200, { success: true }),
+    rejection: json({ code: 'invalid_request', message: 'batch: invalid JSON' }),
+    expectSuccess([request], events) {
+      expect(request.method).toBe('POST');
+      expect(String(request.url)).toBe('https://api.segment.io/v1/batch');
+      expect(request.headers.authorization).toBe(basic('wK9dQ2mX7pL4vB8nR3tY6uE1', ''));
+      const { batch } = request.body as { batch: SegmentEvent[]; sentAt?: string };
+      expect(request.body).not.toHaveProperty('sentAt');
+      expect(batch.map((e) => e.messageId).sort()).toEqual(events.map((e) => e.messageId).sort());
+      for (const forwarded of batch) {
+        const original = events.find((e) => e.messageId === forwarded.messageId)!;
+        const { receivedAt: _r, sentAt: _s, originalTimestamp: _o, ...rest } = original;
+        expect(forwarded).toEqual(rest);
+      }
+    },
+  },
+  {
+    type: 'slack',
+    config: {
+      webhookUrl: 'https://hooks.slack.com/services/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',
+      templates: {
+        'Order Completed':
+          '{{userId}} ordered at {{properties.affiliation}} for {{properties.revenue}} {{properties.currency}}',
+      },
+      username: 'Sluice',
+      iconEmoji: ':ocean:',
+    },
+    secrets: ['T024BE7LD/B08ABCDE12F/4wZqX8rT2mN6vB1cY9kL3pHd'],
+    events: [ORDER, SIGNED_UP],
+    accept: accepted(200, 'ok'),
+    rejection: 'invalid_blocks',
+    expectSuccess(requests) {
+      for (const request of requests) {
+        expect(request.method).toBe('POST');
+        expect(String(request.url)).toBe(
+          'https://hooks.slack.com/services/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',
+        );
+        expect(request.headers['content-type']).toBe('application/json');
+      }
+      expect(requests.map((r) => r.body)).toEqual([
+        {
+          text: 'user-4711 ordered at Salt &amp; Pepper Store for 55.5 eur',
+          username: 'Sluice',
+          icon_emoji: ':ocean:',
+        },
+        { text: 'bob@acme.example did Signed Up', username: 'Sluice', icon_emoji: ':ocean:' },
+      ]);
+    },
+  },
+  {
+    type: 'posthog',
+    config: { apiKey: 'phc_Vq3xK9mT2bL8nR4wY7zE1uA6sD5fG0hJ', host: 'https://eu.i.posthog.com' },
+    secrets: ['phc_Vq3xK9mT2bL8nR4wY7zE1uA6sD5fG0hJ'],
+    events: [ORDER, IDENTIFY, PAGE, GROUP, SCREEN, ALIAS],
+    accept: accepted(200, { status: 'Ok' }),
+    rejection: json({
+      type: 'validation_error',
+      code: 'invalid_payload',
+      detail: 'Malformed request data',
+    }),
+    expectSuccess([request], [order, identify, page, group, screen, alias]) {
+      expect(request.method).toBe('POST');
+      expect(String(request.url)).toBe('https://eu.i.posthog.com/batch/');
+      expect(request.body).toMatchObject({
+        api_key: 'phc_Vq3xK9mT2bL8nR4wY7zE1uA6sD5fG0hJ',
+        batch: [
+          {
+            event: 'Order Completed',
+            distinct_id: ALICE.userId,
+            uuid: order.messageId,
+            timestamp: TIMESTAMP,
+            properties: {
+              revenue: 55.5,
+              $ip: '203.0.113.7',
+              $current_url: 'https://acme.example/pricing?plan=pro',
+            },
+          },
+          {
+            event: '$identify',
+            uuid: identify.messageId,
+            properties: {
+              $set: { email: 'alice@acme.example' },
+              $anon_distinct_id: ALICE.anonymousId,
+            },
+          },
+          { event: '$pageview', uuid: page.messageId },
+          {
+            event: '$groupidentify',
+            distinct_id: '$company_acme-inc',
+            uuid: group.messageId,
+            properties: { $group_type: 'company', $group_key: 'acme-inc' },
+          },
+          { event: '$screen', distinct_id: BOB.userId, uuid: screen.messageId },
+          {
+            event: '$create_alias',
+            distinct_id: BOB.userId,
+            uuid: alias.messageId,
+            properties: { alias: BOB.anonymousId },
+          },
+        ],
+      });
+    },
+  },
+  {
+    type: 'customerio',
+    config: { siteId: 'a1b2c3d4e5f6a7b8c9d0', apiKey: 'f0e9d8c7b6a5f4e3d2c1' },
+    secrets: ['f0e9d8c7b6a5f4e3d2c1'],
+    events: [ORDER, IDENTIFY, PAGE, SCREEN, ALIAS],
+    accept: accepted(200, '{}'),
+    rejection: json({ meta: { error: 'attribute "created_at" must be a number' } }),
+    expectSuccess(requests) {
+      const auth = basic('a1b2c3d4e5f6a7b8c9d0', 'f0e9d8c7b6a5f4e3d2c1');
+      expect(requests.every((r) => r.headers.authorization === auth)).toBe(true);
+      const track = 'https://track.customer.io/api/v1';
+      expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
+        `POST ${track}/customers/user-4711/events`,
+        `POST ${track}/customers/bob%40acme.example/events`,
+        `PUT ${track}/customers/user-4711`,
+        `POST ${track}/merge_customers`,
+        `POST ${track}/customers/user-4711/events`,
+      ]);
+      const seconds = TIMESTAMP_MS / 1000;
+      expect(requests.map((r) => r.body)).toMatchObject([
+        { name: 'Order Completed', data: { order_id: 'o-1001' }, timestamp: seconds },
+        { name: 'Checkout', type: 'screen', data: { step: 2 } },
+        {
+          email: 'alice@acme.example',
+          created_at: Date.parse('2024-04-30T09:00:00.000Z') / 1000,
+          anonymous_id: ALICE.anonymousId,
+        },
+        { primary: { id: BOB.userId }, secondary: { id: BOB.anonymousId } },
+        { name: 'https://acme.example/pricing?plan=pro', type: 'page' },
+      ]);
+    },
+  },
+  {
+    type: 'braze',
+    config: {
+      restEndpoint: 'https://rest.iad-01.braze.com',
+      apiKey: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+      appId: 'b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d',
+    },
+    secrets: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'],
+    events: [ORDER, IDENTIFY, SIGNED_UP],
+    accept: accepted(201, { message: 'success', attributes_processed: 1, events_processed: 1 }),
+    rejection: json({ message: "Invalid 'Authorization' header or missing 'app_id'" }),
+    expectSuccess(requests) {
+      expect(
+        requests.every(
+          (r) => r.headers.authorization === 'Bearer 7c9e6679-7425-40de-944b-e07fc1f90ae7',
+        ),
+      ).toBe(true);
+      expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
+        'POST https://rest.iad-01.braze.com/users/track',
+        'POST https://rest.iad-01.braze.com/users/identify',
+        'POST https://rest.iad-01.braze.com/users/track',
+      ]);
+      const [purchases, merge, attributes] = requests.map((r) => r.body);
+      // Alice's order and Bob's sign-up share one /users/track request.
+      expect(purchases).toMatchObject({
+        purchases: [
+          {
+            external_id: ALICE.userId,
+            product_id: 'sku-1',
+            price: 27.75,
+            quantity: 2,
+            currency: 'EUR',
+            properties: { order_id: 'o-1001' },
+          },
+        ],
+        events: [{ external_id: BOB.userId, name: 'Signed Up', properties: { plan: 'pro' } }],
+      });
+      expect(merge).toEqual({
+        aliases_to_identify: [
+          {
+            external_id: ALICE.userId,
+            user_alias: { alias_name: ALICE.anonymousId, alias_label: 'anonymous_id' },
+          },
+        ],
+        merge_behavior: 'merge',
+      });
+      expect(attributes).toMatchObject({
+        attributes: [
+          { external_id: ALICE.userId, email: 'alice@acme.example', first_name: 'Alice' },
+        ],
+      });
+    },
+  },
+];
+
+function caseOf(type: string): DeliveryCase {
+  const found = CASES.find((c) => c.type === type);
+  if (!found) throw new Error(`no delivery case for ${type}`);
+  return found;
+}
+
+/** A worker for the case's destination (its id is the type), sending to the local vendor. */
+function workerFor(deliveryCase: DeliveryCase, options: Partial<WorkerOptions> = {}) {
+  const { type, config } = deliveryCase;
+  return new DestinationWorker(
+    {
+      pool: database.pool,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      fetch: toLocalVendor,
+    },
+    type,
+    destinationOf(type)!,
+    { config: validateDestinationConfig({ type, config }), destination: { id: type, name: type } },
+    POLICY,
+    { ...FAST, ...options },
+  );
+}
+
+/** Queues events as the processor does; every event here has a userId, its user key. */
+function enqueue(type: string, events: SegmentEvent[]): Promise<void> {
+  return enqueueDeliveries(
+    database.pool,
+    type,
+    events as Array<SegmentEvent & { userId: string; event: string }>,
+  );
+}
+
+/** What the vendor received, paired with the URLs the destination addressed. */
+function sent(): SentRequest[] {
+  expect(addressed).toHaveLength(vendor.requests.length);
+  return vendor.requests.map((request, index) => {
+    const url = addressed[index];
+    expect(`${url.pathname}${url.search}`).toBe(request.path);
+    let body: unknown = request.body;
+    try {
+      body = JSON.parse(request.body);
+    } catch {
+      // not JSON: the text itself
+    }
+    return { method: request.method, url, headers: request.headers, text: request.body, body };
+  });
+}
+
+/** The same event, later and under another name: the user's next event. */
+function laterOf(event: SegmentEvent): SegmentEvent {
+  return { ...event, messageId: randomUUID(), event: 'Checkout Started' };
+}
+
+/** `next_attempt_at` is `delayMs` after `before` (the time the delivery was attempted). */
+function expectRetryAfter(nextAttemptAt: Date, before: number, delayMs: number): void {
+  const delay = nextAttemptAt.getTime() - before;
+  expect(delay).toBeGreaterThanOrEqual(delayMs - 100);
+  expect(delay).toBeLessThan(delayMs + 3000);
+}
+
+/** Everything a request carries, Basic credentials decoded, to look for a secret in. */
+function carried(request: SentRequest): string {
+  const decoded = Object.values(request.headers).map((value) =>
+    /^Basic /.test(String(value))
+      ? Buffer.from(String(value).slice(6), 'base64').toString()
+      : String(value),
+  );
+  return [String(request.url), ...decoded, request.text].join('\n');
+}
+
+/** A dead letter keeps the request without the credentials it carried (at least one). */
+function expectCredentialsMasked(deliveryCase: DeliveryCase, lastRequest: string): void {
+  const [request] = sent();
+  const secrets = deliveryCase.secrets.filter((secret) => carried(request).includes(secret));
+  expect(secrets).not.toEqual([]);
+  for (const secret of secrets) expect(lastRequest).not.toContain(secret);
+  if (request.headers.authorization) {
+    expect(lastRequest).not.toContain(request.headers.authorization);
+  }
+}
+
+describe.each(CASES)('$type delivery', (deliveryCase) => {
+  const { type, events } = deliveryCase;
+  const [first] = events;
+
+  beforeEach(() => {
+    vendor.script = deliveryCase.accept;
+  });
+
+  test('delivers every event type to the vendor’s endpoint and removes the rows', async () => {
+    await enqueue(type, events);
+    expect(await workerFor(deliveryCase).runOnce()).toBe(events.length);
+    expect(await queuedJobs(database.pool, type)).toEqual([]);
+    expect(await deadLetterRows(database.pool, type)).toEqual([]);
+    deliveryCase.expectSuccess(sent(), events);
+  });
+
+  test('429 with Retry-After: the row waits that long, and so does the user’s next event', async () => {
+    vendor.script = () => ({
+      status: 429,
+      headers: { 'retry-after': '7' },
+      body: deliveryCase.throttling ?? '',
+    });
+    await enqueue(type, [first]);
+    const worker = workerFor(deliveryCase);
+    const before = Date.now();
+    await worker.runOnce();
+    const [row] = await queuedJobs(database.pool, type);
+    expect(row.attempts).toBe(1);
+    expect(row.last_error).toMatch(deliveryCase.throttledError ?? /^HTTP 429/);
+    expectRetryAfter(row.next_attempt_at, before, 7000);
+
+    // The user's next event arrives meanwhile: it is not sent, and waits for the same time.
+    await enqueue(type, [laterOf(first)]);
+    expect(await worker.runOnce()).toBe(0);
+    expect(vendor.requests).toHaveLength(1);
+    const [head, next] = await queuedJobs(database.pool, type);
+    expect(next.attempts).toBe(0);
+    expect(next.next_attempt_at).toEqual(head.next_attempt_at);
+  });
+
+  test('500, then success: delivered by the retry from the queue (quickRetries 0), unchanged', async () => {
+    vendor.script = (request, index) =>
+      index === 0 ? { status: 500, body: 'upstream connect error' } : deliveryCase.accept(request);
+    await enqueue(type, [first]);
+    const worker = workerFor(deliveryCase, { quickRetries: 0 });
+    await worker.runOnce();
+    const [row] = await queuedJobs(database.pool, type);
+    expect(row.attempts).toBe(1);
+    expect(row.last_error).toBe('HTTP 500: upstream connect error');
+
+    await eventually(async () => {
+      await worker.runOnce();
+      expect(await queuedJobs(database.pool, type)).toEqual([]);
+    });
+    // The failed attempt and exactly one successful one, carrying the same event.
+    const [failed, delivered, ...more] = sent();
+    expect(more).toEqual([]);
+    expect(delivered.url).toEqual(failed.url);
+    expect(delivered.headers.authorization).toBe(failed.headers.authorization);
+    expect(delivered.text).toBe(failed.text);
+    expect(await deadLetterRows(database.pool, type)).toEqual([]);
+  });
+
+  test('400: not retried, dead-lettered with the vendor’s answer and the request masked', async () => {
+    vendor.script = () => ({ status: 400, body: deliveryCase.rejection });
+    await enqueue(type, [first]);
+    // In-process retries allowed: a 400 must not use them.
+    await workerFor(deliveryCase, { quickRetries: 2 }).runOnce();
+    expect(vendor.requests).toHaveLength(1);
+    expect(await queuedJobs(database.pool, type)).toEqual([]);
+
+    const [letter, ...more] = await deadLetterRows(database.pool, type);
+    expect(more).toEqual([]);
+    expect(letter.message_id).toBe(first.messageId);
+    expect(letter.attempts).toBe(1);
+    expect(letter.reason).toBe(`HTTP 400: ${deliveryCase.rejection}`);
+    expect(JSON.parse(letter.last_response)).toMatchObject({
+      status: 400,
+      body: deliveryCase.rejection,
+    });
+    const stored = JSON.parse(letter.last_request) as { method: string; url: string };
+    const [request] = sent();
+    expect(stored.method).toBe(request.method);
+    expect(new URL(stored.url).host).toBe(request.url.host);
+    expectCredentialsMasked(deliveryCase, letter.last_request);
+  });
+});
+
+/** A vendor answer a destination reads itself, and what must follow from it. */
+interface Quirk {
+  type: string;
+  title: string;
+  events?: SegmentEvent[];
+  answer: ScriptedResponse;
+  /** Requests sent, with two in-process retries allowed (default 1: none used). */
+  requests?: number;
+  expected: { abort: RegExp } | { retry: RegExp; afterMs?: number };
+}
+
+const QUIRKS: Quirk[] = [
+  {
+    type: 'amplitude',
+    title: '429 without Retry-After: the user pauses 30 s',
+    answer: { status: 429, body: caseOf('amplitude').throttling },
+    expected: { retry: /Amplitude throttled a user or device/, afterMs: 30_000 },
+  },
+  {
+    type: 'amplitude',
+    title: '429 over the daily quota: the user pauses an hour',
+    answer: {
+      status: 429,
+      body: json({
+        code: 429,
+        error: 'Too many requests for some devices and users',
+        exceeded_daily_quota_users: { [ALICE.userId]: 500_001 },
+      }),
+    },
+    expected: { retry: /exceeded its daily event quota/, afterMs: 3_600_000 },
+  },
+  {
+    type: 'mixpanel',
+    title: '/import 400 naming failed records: the batch is dead-lettered with the reasons',
+    events: [ORDER, SIGNED_UP],
+    answer: {
+      status: 400,
+      body: json({
+        code: 400,
+        num_records_imported: 1,
+        status: 'Bad Request',
+        failed_records: [
+          {
+            index: 1,
+            $insert_id: SIGNED_UP.messageId,
+            field: 'properties.time',
+            message: "'properties.time' is invalid: must be specified as seconds since epoch",
+          },
+        ],
+      }),
+    },
+    expected: {
+      abort:
+        /^Mixpanel rejected 1 event\(s\) and imported 1 .*#1 properties\.time: 'properties\.time' is invalid/,
+    },
+  },
+  {
+    type: 'mixpanel',
+    title: '/engage 200 with status 0: the update is dead-lettered',
+    events: [IDENTIFY],
+    answer: { status: 200, body: json({ error: '$distinct_id is required', status: 0 }) },
+    expected: { abort: /^Mixpanel rejected the update: \$distinct_id is required$/ },
+  },
+  {
+    type: 'slack',
+    title: '400 invalid_payload: dead-lettered',
+    answer: { status: 400, body: 'invalid_payload' },
+    expected: { abort: /^Slack refused the message: invalid_payload$/ },
+  },
+  {
+    type: 'slack',
+    title: 'a legacy webhook’s 500 channel_not_found: dead-lettered, not retried',
+    answer: { status: 500, body: 'channel_not_found' },
+    expected: { abort: /^Slack refused the message: channel_not_found$/ },
+  },
+  {
+    type: 'slack',
+    title: '500 rollup_error: retried',
+    answer: { status: 500, body: 'rollup_error' },
+    requests: 3,
+    expected: { retry: /rollup_error/ },
+  },
+  {
+    type: 'braze',
+    title: '201 with errors: dead-lettered (Braze processed the rest)',
+    answer: {
+      status: 201,
+      body: json({
+        message: 'success',
+        errors: [
+          {
+            type: "'external_id' or 'braze_id' or 'user_alias' is required",
+            input_array: 'events',
+            index: 0,
+          },
+        ],
+      }),
+    },
+    expected: {
+      abort: /^Braze dropped 1 object\(s\) and processed the others .*'external_id' or 'braze_id'/,
+    },
+  },
+];
+
+describe.each(QUIRKS)('$type: $title', ({ type, events, answer, requests = 1, expected }) => {
+  const deliveryCase = caseOf(type);
+  const queued = events ?? [deliveryCase.events[0]];
+
+  test('end to end', async () => {
+    vendor.script = () => answer;
+    await enqueue(type, queued);
+    const before = Date.now();
+    await workerFor(deliveryCase, { quickRetries: 2 }).runOnce();
+    expect(vendor.requests).toHaveLength(requests);
+    const rows = await queuedJobs(database.pool, type);
+    const letters = await deadLetterRows(database.pool, type);
+    if ('abort' in expected) {
+      expect(rows).toEqual([]);
+      expect(letters.map((letter) => letter.message_id)).toEqual(queued.map((e) => e.messageId));
+      for (const letter of letters) {
+        expect(letter.reason).toMatch(expected.abort);
+        expect(JSON.parse(letter.last_response)).toMatchObject({ status: answer.status });
+        expectCredentialsMasked(deliveryCase, letter.last_request);
+      }
+    } else {
+      expect(letters).toEqual([]);
+      expect(rows.map((row) => row.attempts)).toEqual(queued.map(() => 1));
+      for (const row of rows) {
+        expect(row.last_error).toMatch(expected.retry);
+        if (expected.afterMs !== undefined) {
+          expectRetryAfter(row.next_attempt_at, before, expected.afterMs);
+        }
+      }
+    }
+  });
+});

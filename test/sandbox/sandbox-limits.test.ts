@@ -1,0 +1,186 @@
+// Hostile and broken transformations: loops, endless awaits, memory bombs and escape attempts
+// fail their own events only; the process, other transformations and later calls keep working.
+import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
+import { code, createSandbox, errorOf, eventsOf, runOn, trackEvent } from './helpers';
+
+const TIMEOUT_MS = 300;
+let sandbox: TransformationSandbox;
+beforeEach(() => {
+  sandbox = createSandbox({ timeoutMs: TIMEOUT_MS, memoryLimitMb: 32 });
+});
+afterEach(() => sandbox.dispose());
+
+/** Fails on events marked `bad`; other events pass through with `ok: true`. */
+function misbehaving(badPart: string, name = 'misbehaving.js') {
+  return code(
+    `export async function transformEvent(event) {\n  if (event.bad) {\n${badPart}\n  }\n  return { ...event, ok: true };\n}`,
+    { id: name, name },
+  );
+}
+
+const HAZARDS: Array<[string, string, RegExp]> = [
+  ['a synchronous infinite loop', 'while (true) {}', /ran longer than 300 ms/],
+  ['an infinite loop after an await', 'await null;\nwhile (true) {}', /ran longer than 300 ms/],
+  ['an await that never resolves', 'await new Promise(() => {});', /ran longer than 300 ms/],
+  [
+    'a memory bomb',
+    'const hoard = [];\nwhile (true) hoard.push(new Array(1 << 17).fill(hoard.length));',
+    /more than 32 MB of memory/,
+  ],
+  [
+    'a memory bomb after an await',
+    'await null;\nconst hoard = [];\nwhile (true) hoard.push(new Array(1 << 17).fill(hoard.length));',
+    /more than 32 MB of memory/,
+  ],
+];
+
+describe.each(HAZARDS)('%s', (_name, badPart, message) => {
+  test('fails the events of its call, then the next call works again', async () => {
+    const transformation = misbehaving(badPart);
+    const started = Date.now();
+    const run = await runOn(sandbox, transformation, [trackEvent(0), trackEvent(1, { bad: true })]);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1500);
+    // Every event of the call fails: the isolate that held them is gone.
+    expect(errorOf(run, 0).message).toMatch(message);
+    expect(errorOf(run, 1).message).toMatch(message);
+    // Same code, good events: a fresh isolate runs them.
+    const same = await runOn(sandbox, transformation, [trackEvent(2)]);
+    expect(eventsOf(same, 0)).toEqual([{ ...trackEvent(2), ok: true }]);
+    // Fixed code works too.
+    const fixed = { ...transformation, source: 'export function transformEvent(e) { return e; }' };
+    expect(eventsOf(await runOn(sandbox, fixed, [trackEvent(1, { bad: true })]), 0)).toHaveLength(
+      1,
+    );
+  });
+});
+
+test('a crashing transformation does not affect another one running at the same time', async () => {
+  const looping = misbehaving('while (true) {}', 'looping.js');
+  const healthy = code('export function transformEvent(e) { return { ...e, healthy: true }; }', {
+    id: 'healthy',
+  });
+  const stuck = runOn(sandbox, looping, [trackEvent(0, { bad: true })]);
+  const started = Date.now();
+  const fine = await runOn(sandbox, healthy, [trackEvent(1)]);
+  expect(Date.now() - started).toBeLessThan(TIMEOUT_MS);
+  expect(eventsOf(fine, 0)).toEqual([{ ...trackEvent(1), healthy: true }]);
+  expect(errorOf(await stuck, 0).message).toMatch(/ran longer than/);
+  expect(eventsOf(await runOn(sandbox, healthy, [trackEvent(2)]), 0)).toHaveLength(1);
+});
+
+test('calls queued behind a timed-out call get their own time budget', async () => {
+  const transformation = misbehaving('while (true) {}');
+  const [stuck, queued] = await Promise.all([
+    runOn(sandbox, transformation, [trackEvent(0, { bad: true })]),
+    runOn(sandbox, transformation, [trackEvent(1)]),
+  ]);
+  expect(errorOf(stuck, 0).message).toMatch(/ran longer than/);
+  expect(eventsOf(queued, 0)).toEqual([{ ...trackEvent(1), ok: true }]);
+});
+
+test('top-level code that loops or throws fails the call with a clear error', async () => {
+  const loops = code('while (true) {}\nexport function transformEvent(e) { return e; }');
+  expect(errorOf(await runOn(sandbox, loops, [trackEvent(0)]), 0).message).toMatch(
+    /ran longer than|timed out/,
+  );
+  const throws = code(
+    'throw new Error("no config");\nexport function transformEvent(e) { return e; }',
+    { name: 'top-level.js' },
+  );
+  expect(errorOf(await runOn(sandbox, throws, [trackEvent(0)]), 0).message).toMatch(
+    /Loading top-level\.js failed: no config/,
+  );
+});
+
+test('raising the time limit with setLimits applies to the next call', async () => {
+  const slowish = code(`
+    export function transformEvent(e) {
+      const until = Date.now() + 400;
+      while (Date.now() < until) {}
+      return e;
+    }
+  `);
+  expect(errorOf(await runOn(sandbox, slowish, [trackEvent(0)]), 0).message).toMatch(/ran longer/);
+  sandbox.setLimits({
+    memoryLimitMb: 32,
+    timeoutMs: 2000,
+    fetchTimeoutMs: 500,
+    fetchAllowList: [],
+  });
+  expect(eventsOf(await runOn(sandbox, slowish, [trackEvent(0)]), 0)).toHaveLength(1);
+});
+
+describe('escape attempts', () => {
+  test('the Function constructor of anything reachable only sees the isolate', async () => {
+    const transformation = code(`
+      export function transformEvent(event, metadata) {
+        const attempts = {};
+        const tryIt = (name, f) => {
+          try { attempts[name] = String(f()); } catch (e) { attempts[name] = 'threw ' + e.message; }
+        };
+        tryIt('event', () => event.constructor.constructor('return process')());
+        tryIt('metadata', () => metadata.constructor.constructor('return require')());
+        tryIt('log', () => log.constructor('return typeof process')());
+        tryIt('fetch', () => fetch.constructor('return typeof require')());
+        tryIt('global', () => Function('return this')().process);
+        tryIt('proto', () => Object.getPrototypeOf(fetch).constructor('return typeof module')());
+        return { ...event, attempts };
+      }
+    `);
+    const run = await runOn(sandbox, transformation, [trackEvent(0)]);
+    expect((eventsOf(run, 0)[0] as { attempts: unknown }).attempts).toEqual({
+      event: 'threw process is not defined',
+      metadata: 'threw require is not defined',
+      log: 'undefined',
+      fetch: 'undefined',
+      global: 'undefined',
+      proto: 'undefined',
+    });
+  });
+
+  test('no host globals are visible: require, process, timers, Buffer, module', async () => {
+    const transformation = code(`
+      const names = ['require', 'process', 'setTimeout', 'setInterval', 'setImmediate', 'Buffer',
+        'module', 'exports', '__dirname', 'global', 'queueMicrotask', 'structuredClone'];
+      export function transformEvent(event) {
+        return { ...event, types: names.map((name) => typeof globalThis[name]) };
+      }
+    `);
+    const run = await runOn(sandbox, transformation, [trackEvent(0)]);
+    expect((eventsOf(run, 0)[0] as { types: string[] }).types.every((t) => t === 'undefined')).toBe(
+      true,
+    );
+  });
+
+  test('polluting prototypes in one transformation leaks into neither another one nor the host', async () => {
+    const polluter = code(
+      `export function transformEvent(e) {
+        Object.prototype.polluted = 'yes';
+        Array.prototype.map = () => 'hijacked';
+        JSON.parse = () => ({ forged: true });
+        return e;
+      }`,
+      { id: 'polluter' },
+    );
+    const victim = code(
+      'export function transformEvent(e) { return { ...e, polluted: ({}).polluted ?? null, mapped: [1].map((x) => x + 1) }; }',
+      { id: 'victim' },
+    );
+    await runOn(sandbox, polluter, [trackEvent(0)]);
+    const run = await runOn(sandbox, victim, [trackEvent(1)]);
+    expect(eventsOf(run, 0)).toEqual([{ ...trackEvent(1), polluted: null, mapped: [2] }]);
+    expect(({} as { polluted?: string }).polluted).toBeUndefined();
+    // The polluter itself keeps working: the runtime captured JSON.parse before user code ran.
+    expect(eventsOf(await runOn(sandbox, polluter, [trackEvent(2)]), 0)).toEqual([trackEvent(2)]);
+  });
+
+  test('sabotaging serialization fails the call with a clear error, not the host', async () => {
+    const saboteur = code(
+      `Object.prototype.toJSON = function () { return 'forged'; };
+      export function transformEvent(e) { return e; }`,
+    );
+    const run = await runOn(sandbox, saboteur, [trackEvent(0), trackEvent(1)]);
+    expect(errorOf(run, 0).message).toMatch(/malformed result/);
+    expect(errorOf(run, 1).message).toMatch(/malformed result/);
+  });
+});
