@@ -53,7 +53,7 @@ export async function startSluice(databaseUrl, { workspace, env = {} } = {}) {
         SLUICE_WORKSPACE: workspaceFile,
         PORT: '0',
         HOST: '127.0.0.1',
-        SLUICE_LOG_LEVEL: 'info',
+        SLUICE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -65,6 +65,7 @@ export async function startSluice(databaseUrl, { workspace, env = {} } = {}) {
       output += chunk;
       const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
       if (match) resolve(match[1]);
+      if (process.env.BENCH_LOG) process.stderr.write(chunk);
     });
     child.once('exit', (code) => reject(new Error(`sluice exited with ${code}: ${output}`)));
   });
@@ -121,19 +122,21 @@ export function sampleEvent(i, users = 10_000) {
 }
 
 /**
- * Cheap unique event texts for load generation: a few hundred pre-serialized events whose
- * messageId is a counter spliced in, so the client spends its CPU on sending, not on JSON.
+ * Cheap unique event texts for load generation: a few hundred pre-serialized events with a
+ * userId (of `users`) and a counter messageId spliced in, so the client spends its CPU on sending,
+ * not on JSON.
  */
-export function eventTexts() {
+export function eventTexts(users = 100_000) {
   const templates = Array.from({ length: 500 }, (_, i) => {
-    const text = JSON.stringify({ ...sampleEvent(i), messageId: '@ID@' });
-    const [before, after] = text.split('@ID@');
-    return { before, after };
+    const text = JSON.stringify({ ...sampleEvent(i), userId: '@USER@', messageId: '@ID@' });
+    const [before, middle, after] = text.split(/@USER@|@ID@/);
+    return { before, middle, after };
   });
   let counter = 0;
   return () => {
     const template = templates[counter % templates.length];
-    return `${template.before}bench-${process.pid}-${counter++}${template.after}`;
+    const user = `user-${(counter * 7919) % users}`;
+    return `${template.before}${user}${template.middle}bench-${process.pid}-${counter++}${template.after}`;
   };
 }
 

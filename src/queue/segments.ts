@@ -16,6 +16,8 @@ export interface SegmentedQueue {
   readonly segments: string;
   readonly sequence: string;
   readonly lock: number;
+  /** Storage parameters of each segment table, e.g. `WITH (fillfactor = 80)`. */
+  readonly storage: string;
   /** A query returning one boolean row, `pending`, true while `segmentTable` holds needed rows. */
   pendingQuery(segmentTable: string): string;
 }
@@ -26,6 +28,7 @@ export const INGEST_QUEUE: SegmentedQueue = {
   segments: 'ingest_segments',
   sequence: 'ingest_jobs_id_seq',
   lock: 7_264_551_002,
+  storage: '', // written once, never updated
   pendingQuery: (segmentTable) => `
     SELECT EXISTS (
       SELECT 1 FROM ingest_cursors c
@@ -42,6 +45,8 @@ export const DELIVERY_QUEUE: SegmentedQueue = {
   segments: 'delivery_segments',
   sequence: 'delivery_jobs_id_seq',
   lock: 7_264_551_003,
+  // Room on each page for lease and retry updates to stay HOT (no new index entries).
+  storage: 'WITH (fillfactor = 80)',
   pendingQuery: (segmentTable) => `SELECT EXISTS (SELECT 1 FROM ${segmentTable}) AS pending`,
 };
 
@@ -74,7 +79,7 @@ export async function rotateSegment(
     const next = Number(head.segment) + 1;
     await client.query(`SET LOCAL lock_timeout = '2s'`);
     await client.query(
-      `CREATE TABLE ${queue.jobs}_${next} PARTITION OF ${queue.jobs} FOR VALUES IN (${next})`,
+      `CREATE TABLE ${queue.jobs}_${next} PARTITION OF ${queue.jobs} FOR VALUES IN (${next}) ${queue.storage}`,
     );
     await client.query(
       `INSERT INTO ${queue.segments} (segment, first_id) SELECT $1, ${NEXT_ID} FROM ${queue.sequence}`,

@@ -4,12 +4,15 @@
  * that starts at the key's oldest row, so no event is sent while an older one of the same user is
  * waiting for a retry or in flight elsewhere.
  *
- * 1. Lock up to `scan` due rows (next_attempt_at and locked_until passed) in id order, SKIP
- *    LOCKED so workers never wait for each other.
- * 2. Look up the first rows of each candidate key (the key_order index, cheap per key).
- * 3. Claim a key's candidates from its oldest row onwards while they are contiguous; rows behind a
- *    head that is waiting for a retry are pushed to the head's retry time, so later claims skip
- *    them by the index instead of re-examining them.
+ * 1. Lock up to `limit` due rows (next_attempt_at and locked_until passed) in id order, SKIP
+ *    LOCKED so workers never wait for each other, noting for each whether it is its key's oldest
+ *    row (one probe of the key_order index).
+ * 2. Take every key whose oldest row is among them; for keys with several candidates (and a
+ *    destination that sends several per key), look up the key's first rows and take the
+ *    candidates that continue the prefix.
+ * 3. Rows behind an older row that waits for a retry are pushed to the time it is due, so later
+ *    claims skip them by the index instead of re-examining them every round — a dead destination
+ *    costs almost nothing to poll. (Rows behind one in flight are left: it is done in a moment.)
  * A claim is a lease (locked_until); a worker that dies loses it when the lease ends, and the rows
  * are delivered again (at least once).
  */
@@ -36,34 +39,44 @@ export interface ClaimOptions {
 }
 
 const LOCK_CANDIDATES = `
-SELECT segment, id, user_key FROM delivery_jobs
+SELECT id, user_key,
+       NOT EXISTS (
+         SELECT 1 FROM delivery_jobs o
+         WHERE o.destination_id = $1 AND o.user_key = d.user_key AND o.id < d.id
+       ) AS oldest
+FROM delivery_jobs d
 WHERE destination_id = $1 AND next_attempt_at <= now() AND locked_until <= now()
 ORDER BY id
 LIMIT $2
 FOR UPDATE SKIP LOCKED`;
 
+// The first n rows of each key, n being how many of its rows the claim holds.
 const FIRST_ROWS_OF_KEYS = `
-SELECT k.user_key, r.id, r.next_attempt_at > now() AS waiting, r.next_attempt_at
-FROM unnest($2::text[]) AS k(user_key)
+SELECT k.user_key, r.id
+FROM unnest($2::text[], $3::int[]) AS k(user_key, n)
 CROSS JOIN LATERAL (
-  SELECT id, next_attempt_at FROM delivery_jobs
+  SELECT id FROM delivery_jobs
   WHERE destination_id = $1 AND user_key = k.user_key
-  ORDER BY id LIMIT $3
+  ORDER BY id LIMIT k.n
 ) r
 ORDER BY k.user_key, r.id`;
 
+// Rows are found by (destination_id, id): the delivery_jobs_due index.
 const TAKE = `
-UPDATE delivery_jobs j
+UPDATE delivery_jobs
 SET locked_until = now() + $3::interval, first_attempt_at = coalesce(first_attempt_at, now())
-FROM unnest($1::bigint[], $2::bigint[]) AS c(segment, id)
-WHERE j.segment = c.segment AND j.id = c.id
-RETURNING j.segment, j.id, j.user_key, j.source_id, j.message_id, j.received_at, j.payload,
-          j.attempts, j.first_attempt_at`;
+WHERE destination_id = $1 AND id = ANY($2::bigint[])
+RETURNING segment, id, user_key, source_id, message_id, received_at, payload, attempts, first_attempt_at`;
 
+// Only behind an older row waiting for a retry: one in flight will be done in a moment.
 const PUSH_BACK = `
-UPDATE delivery_jobs j SET next_attempt_at = c.next_attempt_at
-FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS c(segment, id, next_attempt_at)
-WHERE j.segment = c.segment AND j.id = c.id`;
+UPDATE delivery_jobs d SET next_attempt_at = w.until
+FROM (
+  SELECT b.id, (SELECT max(o.next_attempt_at) FROM delivery_jobs o
+                WHERE o.destination_id = $1 AND o.user_key = b.user_key AND o.id < b.id) AS until
+  FROM delivery_jobs b WHERE b.destination_id = $1 AND b.id = ANY($2::bigint[])
+) w
+WHERE d.destination_id = $1 AND d.id = w.id AND w.until > now()`;
 
 /** Claims rows for `destinationId`; returns them grouped per user key, each group in order. */
 export async function claimDeliveries(
@@ -75,55 +88,46 @@ export async function claimDeliveries(
   try {
     await client.query('BEGIN');
     const { rows: candidates } = await client.query<{
-      segment: number;
       id: number;
       user_key: string;
-    }>(LOCK_CANDIDATES, [destinationId, options.limit * 2]);
-    if (candidates.length === 0) {
-      await client.query('COMMIT');
-      return [];
+      oldest: boolean;
+    }>(LOCK_CANDIDATES, [destinationId, options.limit]);
+    const byKey = groupBy(candidates, (row) => row.user_key);
+    const take: number[] = [];
+    const pushBack: number[] = [];
+    const prefixKeys: string[] = [];
+    for (const [key, rows] of byKey) {
+      if (!rows[0].oldest) pushBack.push(...rows.map((row) => row.id));
+      else if (rows.length === 1 || options.perKey === 1) take.push(rows[0].id);
+      else prefixKeys.push(key);
     }
-    const candidateIds = new Map(candidates.map((row) => [row.id, row]));
-    const keys = [...new Set(candidates.map((row) => row.user_key))];
-    const { rows: firstRows } = await client.query<{
-      user_key: string;
-      id: number;
-      waiting: boolean;
-      next_attempt_at: Date;
-    }>(FIRST_ROWS_OF_KEYS, [destinationId, keys, options.perKey]);
-
-    const take: Array<{ segment: number; id: number }> = [];
-    const pushBack: Array<{ segment: number; id: number; until: Date }> = [];
-    const byKey = groupBy(firstRows, (row) => row.user_key);
-    for (const key of keys) {
-      const prefix = byKey.get(key) ?? [];
-      const head = prefix[0];
-      if (head?.waiting) {
-        // The key waits for its head's retry: so do its other candidates.
-        for (const row of candidates) {
-          if (row.user_key === key && row.id !== head.id)
-            pushBack.push({ ...row, until: head.next_attempt_at });
+    if (prefixKeys.length > 0) {
+      const { rows: prefixes } = await client.query<{ user_key: string; id: number }>(
+        FIRST_ROWS_OF_KEYS,
+        [
+          destinationId,
+          prefixKeys,
+          prefixKeys.map((key) => Math.min(byKey.get(key)!.length, options.perKey)),
+        ],
+      );
+      for (const [key, prefix] of groupBy(prefixes, (row) => row.user_key)) {
+        const held = new Set(byKey.get(key)!.map((row) => row.id));
+        // The key's rows in order, as long as each is one of ours: a gap means a row in flight
+        // elsewhere or waiting, and everything behind it must wait too.
+        for (const { id } of prefix) {
+          if (!held.has(id)) break;
+          take.push(id);
+          held.delete(id);
         }
-        continue;
-      }
-      for (const row of prefix) {
-        const candidate = candidateIds.get(row.id);
-        if (!candidate || take.length >= options.limit) break; // in flight elsewhere, or full
-        take.push(candidate);
+        pushBack.push(...held);
       }
     }
-    if (pushBack.length > 0) {
-      await client.query(PUSH_BACK, [
-        pushBack.map((row) => row.segment),
-        pushBack.map((row) => row.id),
-        pushBack.map((row) => row.until),
-      ]);
-    }
+    if (pushBack.length > 0) await client.query(PUSH_BACK, [destinationId, pushBack]);
     let claimed: ClaimedDelivery[] = [];
     if (take.length > 0) {
       const { rows } = await client.query(TAKE, [
-        take.map((row) => row.segment),
-        take.map((row) => row.id),
+        destinationId,
+        take,
         `${options.leaseMs} milliseconds`,
       ]);
       claimed = rows.map((row) => ({

@@ -31,7 +31,12 @@ export interface Completion {
   aborted: Abort[];
 }
 
-export async function completeDeliveries(pool: pg.Pool, completion: Completion): Promise<void> {
+/** Records the outcomes of one destination's rows (found by (destination_id, id), its index). */
+export async function completeDeliveries(
+  pool: pg.Pool,
+  destinationId: string,
+  completion: Completion,
+): Promise<void> {
   const { delivered, retried, released, aborted } = completion;
   if (delivered.length + retried.length + released.length + aborted.length === 0) return;
   const client = await pool.connect();
@@ -39,9 +44,8 @@ export async function completeDeliveries(pool: pg.Pool, completion: Completion):
     await client.query('BEGIN');
     if (delivered.length > 0) {
       await client.query(
-        `DELETE FROM delivery_jobs j USING unnest($1::bigint[], $2::bigint[]) AS d(segment, id)
-         WHERE j.segment = d.segment AND j.id = d.id`,
-        [delivered.map((row) => row.segment), delivered.map((row) => row.id)],
+        'DELETE FROM delivery_jobs WHERE destination_id = $1 AND id = ANY($2::bigint[])',
+        [destinationId, delivered.map((row) => row.id)],
       );
     }
     if (retried.length > 0) {
@@ -49,11 +53,10 @@ export async function completeDeliveries(pool: pg.Pool, completion: Completion):
         `UPDATE delivery_jobs j
          SET attempts = attempts + 1, next_attempt_at = r.next_attempt_at,
              locked_until = '-infinity', last_error = r.error
-         FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[])
-           AS r(segment, id, next_attempt_at, error)
-         WHERE j.segment = r.segment AND j.id = r.id`,
+         FROM unnest($2::bigint[], $3::timestamptz[], $4::text[]) AS r(id, next_attempt_at, error)
+         WHERE j.destination_id = $1 AND j.id = r.id`,
         [
-          retried.map((row) => row.segment),
+          destinationId,
           retried.map((row) => row.id),
           retried.map((row) => row.nextAttemptAt),
           retried.map((row) => row.error),
@@ -64,10 +67,10 @@ export async function completeDeliveries(pool: pg.Pool, completion: Completion):
       await client.query(
         `UPDATE delivery_jobs j
          SET locked_until = '-infinity', next_attempt_at = coalesce(r.next_attempt_at, j.next_attempt_at)
-         FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS r(segment, id, next_attempt_at)
-         WHERE j.segment = r.segment AND j.id = r.id`,
+         FROM unnest($2::bigint[], $3::timestamptz[]) AS r(id, next_attempt_at)
+         WHERE j.destination_id = $1 AND j.id = r.id`,
         [
-          released.map((row) => row.segment),
+          destinationId,
           released.map((row) => row.id),
           released.map((row) => row.nextAttemptAt ?? null),
         ],
@@ -76,11 +79,11 @@ export async function completeDeliveries(pool: pg.Pool, completion: Completion):
     if (aborted.length > 0) {
       await client.query(
         `WITH reasons AS (
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
-             AS a(segment, id, reason, request, response)
+           SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])
+             AS a(id, reason, request, response)
          ), moved AS (
            DELETE FROM delivery_jobs j USING reasons a
-           WHERE j.segment = a.segment AND j.id = a.id
+           WHERE j.destination_id = $1 AND j.id = a.id
            RETURNING j.*, a.reason, a.request, a.response
          )
          INSERT INTO dead_letters (destination_id, user_key, source_id, message_id, received_at,
@@ -89,7 +92,7 @@ export async function completeDeliveries(pool: pg.Pool, completion: Completion):
                 attempts + 1, reason, request, response
          FROM moved ORDER BY id`,
         [
-          aborted.map((row) => row.segment),
+          destinationId,
           aborted.map((row) => row.id),
           aborted.map((row) => row.reason),
           aborted.map((row) => row.request ?? null),

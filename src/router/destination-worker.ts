@@ -36,6 +36,11 @@ export interface DeliveryPolicy {
 
 export interface WorkerOptions {
   claimLimit: number;
+  /**
+   * Rounds (claim, send, record) in flight at once: while one waits for the database, another
+   * sends. Safe for order: concurrent rounds claim like separate workers.
+   */
+  parallelRounds: number;
   idleMs: number;
   backoff: BackoffPolicy;
   quickRetries: number;
@@ -44,6 +49,7 @@ export interface WorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   claimLimit: 500,
+  parallelRounds: 3,
   idleMs: 100,
   backoff: DEFAULT_BACKOFF,
   quickRetries: 2,
@@ -70,8 +76,11 @@ interface Step {
 export class DestinationWorker {
   readonly throttle: Throttle;
   #running = false;
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  #loops: Promise<void>[] = [];
+  #wakers = new Set<() => void>();
+  /** Requests in flight across rounds, and rounds waiting for one to finish. */
+  #inFlight = 0;
+  #waitingForSlot: Array<() => void> = [];
   #recentRequests: number[] = [];
   /** Credentials to mask in stored requests, as written and as escaped in JSON and URLs. */
   readonly #credentials: string[];
@@ -104,24 +113,26 @@ export class DestinationWorker {
 
   start(): void {
     this.#running = true;
-    this.#loop = this.#run();
+    this.#loops = Array.from({ length: this.options.parallelRounds }, () => this.#run());
   }
 
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake?.();
-    await this.#loop;
+    for (const wake of this.#wakers) wake();
+    await Promise.all(this.#loops);
   }
 
   /** Claims and delivers one batch; returns the rows claimed. */
   async runOnce(): Promise<number> {
     const leaseMs = Math.max(60_000, this.policy.timeoutMs * (this.options.quickRetries + 2) * 2);
+    const started = performance.now();
     const groups = await claimDeliveries(this.deps.pool, this.destinationId, {
       limit: this.options.claimLimit,
       perKey: this.module.batching ? Math.min(this.module.batching.maxItems, 100) : 20,
       leaseMs,
     });
     if (groups.length === 0) return 0;
+    const claimedAt = performance.now();
     const completion: Completion = { delivered: [], retried: [], released: [], aborted: [] };
     const users = groups.map((rows) => this.#steps(rows, completion));
     while (users.some((steps) => steps.length > 0)) {
@@ -141,8 +152,19 @@ export class DestinationWorker {
         }
       }
     }
-    await completeDeliveries(this.deps.pool, completion);
+    const sentAt = performance.now();
+    await completeDeliveries(this.deps.pool, this.destinationId, completion);
     const count = groups.reduce((sum, rows) => sum + rows.length, 0);
+    this.deps.logger.debug(
+      {
+        destination: this.destinationId,
+        claimed: count,
+        claimMs: Math.round(claimedAt - started),
+        sendMs: Math.round(sentAt - claimedAt),
+        completeMs: Math.round(performance.now() - sentAt),
+      },
+      'delivery round',
+    );
     return count;
   }
 
@@ -237,7 +259,7 @@ export class DestinationWorker {
     return sends;
   }
 
-  /** Sends every request of the round, at most maxConcurrency at once, and records outcomes. */
+  /** Sends every request of the round (within the destination's slots) and records outcomes. */
   async #sendAll(
     sends: Array<{ steps: Step[]; requests: DestinationRequest[] }>,
     completion: Completion,
@@ -273,13 +295,19 @@ export class DestinationWorker {
   }
 
   async #send(request: DestinationRequest): Promise<SendResult> {
-    await this.throttle.acquire();
-    const result = await sendRequest(request, this.module, {
-      timeoutMs: this.policy.timeoutMs,
-      fetch: this.deps.fetch,
-      quickRetries: this.options.quickRetries,
-      quickRetryMinMs: this.options.quickRetryMinMs,
-    });
+    await this.#acquireSlot();
+    let result: SendResult;
+    try {
+      await this.throttle.acquire();
+      result = await sendRequest(request, this.module, {
+        timeoutMs: this.policy.timeoutMs,
+        fetch: this.deps.fetch,
+        quickRetries: this.options.quickRetries,
+        quickRetryMinMs: this.options.quickRetryMinMs,
+      });
+    } finally {
+      this.#releaseSlot();
+    }
     this.deps.metrics.deliveryRequestSeconds.observe(
       { destination: this.destinationId },
       result.durationMs / 1000,
@@ -340,12 +368,27 @@ export class DestinationWorker {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
+      const wake = () => {
         clearTimeout(timer);
+        this.#wakers.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
     });
+  }
+
+  /** Waits for one of the destination's maxConcurrency request slots. */
+  async #acquireSlot(): Promise<void> {
+    while (this.#inFlight >= this.policy.maxConcurrency) {
+      await new Promise<void>((resolve) => this.#waitingForSlot.push(resolve));
+    }
+    this.#inFlight++;
+  }
+
+  #releaseSlot(): void {
+    this.#inFlight--;
+    this.#waitingForSlot.shift()?.();
   }
 }
 

@@ -126,7 +126,8 @@ async function followRedirects(
     const next = parseUrl(location, url);
     if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) delete headers[name];
     // 303 always, and 301/302 after a POST, turn into a GET without a body (as fetch does).
-    if (response.statusCode === 303 || (response.statusCode !== 307 && method === 'POST')) {
+    const status = response.statusCode;
+    if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
       method = method === 'HEAD' ? 'HEAD' : 'GET';
       body = undefined;
       delete headers['content-type'];

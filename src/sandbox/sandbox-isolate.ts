@@ -52,6 +52,7 @@ export class SandboxIsolate {
   #codeError: SandboxError | undefined;
   /** The call in flight: its fetches are delivered only while it lasts. */
   #activeCall: AbortController | undefined;
+  #fetchesInFlight = 0;
   #disposed = false;
 
   constructor(options: SandboxIsolateOptions) {
@@ -82,6 +83,7 @@ export class SandboxIsolate {
     if (this.#codeError) return { ok: false, error: this.#codeError };
     const call = new AbortController();
     this.#activeCall = call;
+    this.#fetchesInFlight = 0;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<CallOutcome>((resolve) => {
       timer = setTimeout(() => resolve(this.#expire(timeoutMs, call)), timeoutMs);
@@ -243,14 +245,19 @@ export class SandboxIsolate {
     const deliver = (ok: boolean, text: string) => {
       // A fetch that outlives its call is dropped: delivering it would run user code unwatched.
       if (this.#activeCall !== call || isolate.isDisposed) return;
+      this.#fetchesInFlight -= 1;
       try {
         runtime.deliver.applyIgnored(undefined, [id, ok, text]);
       } catch {
         // The isolate was disposed in between.
       }
     };
+    this.#fetchesInFlight += 1;
     let request: FetchRequest;
     try {
+      if (this.#fetchesInFlight > MAX_FETCHES_IN_FLIGHT) {
+        throw new Error(`more than ${MAX_FETCHES_IN_FLIGHT} fetches in flight`);
+      }
       request = parseFetchRequest(requestText);
     } catch (error) {
       deliver(false, `fetch: ${(error as Error).message}`);
@@ -273,6 +280,9 @@ export class SandboxIsolate {
 function failure(message: string): CallOutcome {
   return { ok: false, error: { message } };
 }
+
+/** Keeps one transformation from flooding the network (or an allowed host) from our address. */
+const MAX_FETCHES_IN_FLIGHT = 100;
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 

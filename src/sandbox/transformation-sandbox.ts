@@ -98,7 +98,6 @@ export class TransformationSandbox {
   #logger: Logger;
   #allowPrivateAddresses: boolean | readonly string[];
   #isolates = new Map<string, SandboxIsolate>();
-  #versions = new WeakMap<TransformationCode, { memoryLimitMb: number; version: string }>();
   #agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
@@ -175,18 +174,15 @@ export class TransformationSandbox {
     return isolate;
   }
 
-  /** Hash of everything baked into an isolate; cached per code object to skip rehashing. */
+  /** Hash of everything baked into an isolate (a few µs per call; no cache to go stale). */
   #versionOf(code: TransformationCode): string {
-    const { memoryLimitMb } = this.#limits;
-    const cached = this.#versions.get(code);
-    if (cached?.memoryLimitMb === memoryLimitMb) return cached.version;
     const hash = createHash('sha256');
-    for (const part of [code.name, code.source, String(memoryLimitMb)]) hash.update(`${part}\0`);
+    for (const part of [code.name, code.source, String(this.#limits.memoryLimitMb)]) {
+      hash.update(`${part}\0`);
+    }
     const libraries = [...code.libraries].sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const library of libraries) hash.update(`${library.name}\0${library.source}\0`);
-    const version = hash.digest('hex');
-    this.#versions.set(code, { memoryLimitMb, version });
-    return version;
+    return hash.digest('hex');
   }
 
   #fetchRules(): FetchRules {

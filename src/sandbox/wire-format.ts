@@ -1,6 +1,8 @@
 /**
- * What crosses the isolate boundary per call: strings only, copied by isolated-vm. Structured
- * clone of event objects costs more than V8's JSON on both sides, and one call carries a batch.
+ * What crosses the isolate boundary per call: strings only, one batch per call. Events arrive as
+ * JSON text from the queue and leave as JSON text (validated inside the isolate), so nothing that
+ * JSON cannot hold (BigInt, cycles, Dates, functions) escapes the sandbox to fail later, and
+ * callers that store text need no parse or stringify on the host.
  *
  * Into the isolate: a header and the event JSON texts as they are (never parsed on the host). The
  * isolate parses one event at a time, so each event's objects die young, which keeps the small

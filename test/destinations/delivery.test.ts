@@ -67,6 +67,7 @@ const POLICY: DeliveryPolicy = {
 };
 /** A first failure is retried after 15–30 ms; no in-process retries unless a test says so. */
 const FAST: WorkerOptions = {
+  parallelRounds: 1,
   claimLimit: 100,
   idleMs: 10,
   backoff: { baseMs: 30, maxMs: 200 },

@@ -42,6 +42,7 @@ const POLICY: DeliveryPolicy = {
   maxRetryHours: 3,
 };
 const FAST = {
+  parallelRounds: 2,
   claimLimit: 100,
   idleMs: 10,
   backoff: { baseMs: 30, maxMs: 200 },

@@ -36,6 +36,9 @@ function route(request: IncomingMessage, response: ServerResponse): void {
     case '/redirect':
       response.writeHead(302, { location: url.searchParams.get('to') ?? '/users/42' });
       return void response.end();
+    case '/redirect-307':
+      response.writeHead(307, { location: '/echo' });
+      return void response.end();
     case '/loop':
       response.writeHead(307, { location: '/loop' });
       return void response.end();
@@ -112,6 +115,16 @@ describe('with the local server allowed', () => {
     });
   });
 
+  test('a POST redirected with 302 becomes a GET; with 307 it stays a POST', async () => {
+    const post = { method: 'POST', body: 'payload' };
+    expect(await fetchVia(`${server.url}/redirect?to=/echo`, post)).toMatchObject({
+      json: { method: 'GET', body: '' },
+    });
+    expect(await fetchVia(`${server.url}/redirect-307`, post)).toMatchObject({
+      json: { method: 'POST', body: 'payload' },
+    });
+  });
+
   test('a non-string body is refused inside the sandbox', async () => {
     expect(await fetchVia(`${server.url}/echo`, { method: 'POST', body: { a: 1 } })).toEqual({
       error: 'fetch: init.body must be a string; use JSON.stringify(value)',
@@ -159,6 +172,18 @@ describe('with the local server allowed', () => {
       error: `fetch ${server.url}/slow: no response within 500 ms (sandbox.fetchTimeoutMs)`,
     });
     expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  test('at most 100 fetches are in flight per call', async () => {
+    const flood = code(`
+      export async function transformEvent(event) {
+        const settled = await Promise.allSettled(Array.from({ length: 150 }, () => fetch(event.url)));
+        const reasons = settled.map((result) => result.reason.message.replace(/^.*: /, ''));
+        return { tooMany: reasons.filter((reason) => reason === 'more than 100 fetches in flight').length };
+      }
+    `);
+    const run = await runOn(sandbox, flood, [{ messageId: 'm', url: `${server.url}/slow?flood` }]);
+    expect(eventsOf(run, 0)).toEqual([{ tooMany: 50 }]);
   });
 
   test('awaited fetches count toward the call time limit, and end with the call', async () => {

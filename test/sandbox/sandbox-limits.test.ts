@@ -55,16 +55,25 @@ describe.each(HAZARDS)('%s', (_name, badPart, message) => {
 });
 
 test('a crashing transformation does not affect another one running at the same time', async () => {
+  sandbox.setLimits({
+    memoryLimitMb: 32,
+    timeoutMs: 2000,
+    fetchTimeoutMs: 500,
+    fetchAllowList: [],
+  });
   const looping = misbehaving('while (true) {}', 'looping.js');
   const healthy = code('export function transformEvent(e) { return { ...e, healthy: true }; }', {
     id: 'healthy',
   });
-  const stuck = runOn(sandbox, looping, [trackEvent(0, { bad: true })]);
-  const started = Date.now();
+  let loopEnded = false;
+  const stuck = runOn(sandbox, looping, [trackEvent(0, { bad: true })]).finally(() => {
+    loopEnded = true;
+  });
   const fine = await runOn(sandbox, healthy, [trackEvent(1)]);
-  expect(Date.now() - started).toBeLessThan(TIMEOUT_MS);
+  // The healthy transformation answered while the other one was still spinning.
+  expect(loopEnded).toBe(false);
   expect(eventsOf(fine, 0)).toEqual([{ ...trackEvent(1), healthy: true }]);
-  expect(errorOf(await stuck, 0).message).toMatch(/ran longer than/);
+  expect(errorOf(await stuck, 0).message).toMatch(/ran longer than 2000 ms/);
   expect(eventsOf(await runOn(sandbox, healthy, [trackEvent(2)]), 0)).toHaveLength(1);
 });
 
