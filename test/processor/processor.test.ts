@@ -16,7 +16,8 @@ import { readIngestChunk } from '../../src/processor/read-ingest-chunk';
 import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import { testHook } from '../support/deliveries';
 import { deliveryRows, ingestEvents } from '../support/ingest-events';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { adminUrl, createTestDatabase, type TestDatabase } from '../support/test-database';
+import pg from 'pg';
 
 let database: TestDatabase;
 const processors: Processor[] = [];
@@ -265,6 +266,31 @@ test('a crash before the hand-off commits loses nothing and duplicates nothing',
   await processor(ws).processAvailable();
   const events = (await deliveryRows(database.pool, 'hook-a')).map((r) => r.event.event).sort();
   expect(events).toEqual(['A', 'B']);
+});
+
+test('a write transaction open in another database does not hold processing back; one in this database does', async () => {
+  const ws = workspace(BASE);
+  const elsewhere = new pg.Client({ connectionString: adminUrl() });
+  const here = new pg.Client({ connectionString: database.url });
+  await Promise.all([elsewhere.connect(), here.connect()]);
+  try {
+    await elsewhere.query('BEGIN');
+    await elsewhere.query('SELECT pg_current_xact_id()'); // now holds an xid, like a long write
+    await ingestEvents(database.pool, 'web', [{ userId: 'u1', event: 'Not stalled' }]);
+    expect(await processor(ws).processAvailable()).toBe(1);
+
+    // A transaction of this database that is still open may yet commit rows ordered before
+    // newer ones: those wait until it ends.
+    await here.query('BEGIN');
+    await here.query('SELECT pg_current_xact_id()');
+    await ingestEvents(database.pool, 'web', [{ userId: 'u1', event: 'Waits' }]);
+    expect(await processors[0].processAvailable()).toBe(0);
+    await here.query('COMMIT');
+    expect(await processors[0].processAvailable()).toBe(1);
+  } finally {
+    await elsewhere.query('ROLLBACK').catch(() => undefined);
+    await Promise.all([elsewhere.end(), here.end()]);
+  }
 });
 
 test('graceful stop gives the leases back for others to take', async () => {
