@@ -164,7 +164,6 @@ analytics.identify("user-42", { email: "ada@example.com" });`,
   expect(trackCall).toMatchObject({ event: 'Button Clicked', properties: { color: 'blue' } });
   expect(identifyCall).toMatchObject({ userId: 'user-42', traits: { email: 'ada@example.com' } });
 
-  console.log(requests.map((r) => r.method + ' ' + r.url).join('\n'));
   // Everything came from and went to Sluice; nothing to Segment.
   const urls = requests.map((r) => r.url);
   expect(urls).toContain(`${sluice.url}/analytics.js/v1/${WRITE_KEY}/analytics.min.js`);
@@ -179,3 +178,82 @@ analytics.identify("user-42", { email: "ada@example.com" });`,
     );
   }
 });
+
+test('the batching delivery strategy posts batches to /v1/b', async () => {
+  html = pageWith(
+    segmentSnippet(
+      sluice.url,
+      WRITE_KEY,
+      `analytics.load("${WRITE_KEY}", { integrations: { "Segment.io": {
+  deliveryStrategy: { strategy: "batching", config: { size: 3, timeout: 100 } } } } });
+analytics.page("Pricing");
+analytics.track("First", { n: 1 });
+analytics.track("Second", { n: 2 });
+analytics.track("Third", { n: 3 });`,
+    ),
+  );
+  await page.goto(`${siteUrl}/`);
+
+  const jobs = await eventually(async () => {
+    const stored = await storedJobs(database.pool);
+    expect(stored.map((job) => job.event.event ?? job.event.type)).toEqual([
+      'page',
+      'First',
+      'Second',
+      'Third',
+    ]);
+    return stored;
+  });
+  // Three events fill a batch; the fourth goes when the 100 ms timeout fires.
+  const posts = requests.filter((r) => r.method === 'POST');
+  expect(posts.map((r) => r.url)).toEqual([`${sluice.url}/v1/b`, `${sluice.url}/v1/b`]);
+  for (const job of jobs) {
+    expect(job.sourceId).toBe('web');
+    expect(job.event.context?.library).toMatchObject({ name: 'analytics.js' });
+    expect((job.event.context as Record<string, any>).page).toMatchObject({ url: `${siteUrl}/` });
+    expect(job.event.context?.ip).toBe('127.0.0.1');
+    expect(job.event.sentAt).toEqual(expect.any(String));
+  }
+  expect(jobs[0].event).toMatchObject({ type: 'page', name: 'Pricing' });
+  expect(jobs[3].event).toMatchObject({ type: 'track', event: 'Third', properties: { n: 3 } });
+  expect(toSegment()).toEqual([]);
+});
+
+test('a cross-origin fetch with an Authorization header gets its preflight answered', async () => {
+  html = pageWith('');
+  await page.goto(`${siteUrl}/`);
+  const preflightsBefore = await answeredPreflights();
+  console.log((await (await fetch(`${sluice.url}/metrics`)).text()).split("\n").filter(l=>l.includes("gateway_requests")).join("\n"));
+  const authorization = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
+  const result = await page.evaluate(
+    async ({ url, authorization }) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        credentials: 'include',
+        headers: {
+          Authorization: authorization,
+          'Content-Type': 'application/json',
+          'X-Retry-Count': '0',
+        },
+        body: JSON.stringify({ userId: 'cors-user', event: 'Cross Origin' }),
+      });
+      return { status: response.status, body: await response.json() };
+    },
+    { url: `${sluice.url}/v1/t`, authorization },
+  );
+  expect(result).toEqual({ status: 200, body: { success: true } });
+  console.log((await (await fetch(`${sluice.url}/metrics`)).text()).split("\n").filter(l=>l.includes("gateway_requests")).join("\n"));
+  // The browser did ask first (Sluice answered one more OPTIONS on a single-event path).
+  expect(await answeredPreflights()).toBe(preflightsBefore + 1);
+  const [job] = await storedJobs(database.pool);
+  expect(job.event).toMatchObject({ type: 'track', userId: 'cors-user', event: 'Cross Origin' });
+});
+
+/** How many preflights Sluice has answered (204) on single-event paths, from its metrics. */
+async function answeredPreflights(): Promise<number> {
+  const text = await (await fetch(`${sluice.url}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('sluice_gateway_requests_total{') && l.includes('route="single"') && l.includes('status="204"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
