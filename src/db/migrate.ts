@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { MIGRATIONS_DIR } from '../paths';
+import { withTransaction } from './transaction';
 
 const MIGRATION_FILE = /^(\d{6})_[a-z0-9_]+\.sql$/;
 const MIGRATION_LOCK = 7_264_551_001;
@@ -30,9 +31,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 /** Runs pending migrations; returns the names of those applied. */
 export async function migrate(pool: pg.Pool, migrations = readMigrations()): Promise<string[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS sluice_migrations (
       id integer PRIMARY KEY,
@@ -55,12 +54,6 @@ export async function migrate(pool: pg.Pool, migrations = readMigrations()): Pro
         migration.name,
       ]);
     }
-    await client.query('COMMIT');
     return pending.map((migration) => migration.name);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

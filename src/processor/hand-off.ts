@@ -9,6 +9,7 @@
  * chunk is dropped, so no event is handed on twice.
  */
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction';
 import type { Cursor } from './read-ingest-chunk';
 import {
   insertDeliveries,
@@ -32,9 +33,7 @@ export type HandOffResult =
 
 export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandOffResult> {
   const partitions = [...input.startCursors.keys()].sort((a, b) => a - b);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client): Promise<HandOffResult> => {
     const { rows: current } = await client.query<{ partition: number; txid: string; id: number }>(
       `SELECT partition, txid, id FROM ingest_cursors
        WHERE partition = ANY($1::smallint[]) ORDER BY partition FOR UPDATE`,
@@ -42,8 +41,8 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
     );
     for (const row of current) {
       const start = input.startCursors.get(row.partition)!;
+      // Nothing written yet: the commit only releases the cursor locks.
       if (row.txid !== start.txid || Number(row.id) !== Number(start.id)) {
-        await client.query('ROLLBACK');
         return { committed: false, reason: 'cursor moved' };
       }
     }
@@ -65,14 +64,8 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
         ends.map(([, c]) => c.id),
       ],
     );
-    await client.query('COMMIT');
     return { committed: true, duplicateKeys };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Inserts the keys; returns those already present (events handed on before: SDK retries). */

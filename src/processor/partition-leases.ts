@@ -8,6 +8,7 @@
  * hand-off safe — that is the cursor row lock in hand-off.ts.
  */
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction';
 import { PARTITION_COUNT } from '../queue/partition';
 
 export interface LeaseOptions {
@@ -30,9 +31,7 @@ export class PartitionLeases {
 
   async refresh(): Promise<readonly number[]> {
     const ttl = `${this.options.ttlMs} milliseconds`;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const owned = await withTransaction(this.pool, async (client) => {
       await client.query(
         `INSERT INTO processor_members (member) VALUES ($1)
          ON CONFLICT (member) DO UPDATE SET heartbeat_at = now()`,
@@ -73,15 +72,10 @@ export class PartitionLeases {
         `DELETE FROM processor_members WHERE heartbeat_at < now() - $1::interval * 4`,
         [ttl],
       );
-      await client.query('COMMIT');
-      this.#owned = owned;
       return owned;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
+    this.#owned = owned;
+    return owned;
   }
 
   /** Gives every partition back at once (graceful shutdown), and leaves the member list. */

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Workspace } from '../config/workspace';
 import { userKeyOf, type SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
+import { PollLoop } from '../poll-loop';
 import { messageKey } from '../queue/message-ids';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
@@ -58,9 +59,7 @@ interface ChunkEvent extends ConnectionInput {
 export class Processor {
   readonly leases: PartitionLeases;
   readonly #options: ProcessorOptions;
-  #running = false;
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #loop: PollLoop;
   #lastLeaseRefresh = 0;
 
   constructor(
@@ -68,6 +67,10 @@ export class Processor {
     options: Partial<ProcessorOptions> = {},
   ) {
     this.#options = { ...DEFAULT_PROCESSOR_OPTIONS, ...options };
+    this.#loop = new PollLoop(() => this.processOnce(), {
+      idleMs: this.#options.idleMs,
+      onError: (error) => deps.logger.error({ err: error }, 'processing a chunk failed; retrying'),
+    });
     this.leases = new PartitionLeases(
       deps.pool,
       `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
@@ -78,15 +81,12 @@ export class Processor {
   }
 
   start(): void {
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#loop.start();
   }
 
   /** Finishes the chunk in flight, gives the leases back and stops. */
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#wake?.();
-    await this.#loop;
+    await this.#loop.stop();
     await this.leases
       .releaseAll()
       .catch((error) => this.deps.logger.warn({ err: error }, 'releasing partition leases failed'));
@@ -112,20 +112,6 @@ export class Processor {
     if (chunk.records.length === 0) return 0;
     await this.#handleChunk(chunk);
     return chunk.records.length;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running) {
-      let read: number;
-      try {
-        read = await this.processOnce();
-      } catch (error) {
-        this.deps.logger.error({ err: error }, 'processing a chunk failed; retrying');
-        await this.#sleep(1000);
-        continue;
-      }
-      if (read === 0) await this.#sleep(this.#options.idleMs);
-    }
   }
 
   async #refreshLeasesIfDue(): Promise<void> {
@@ -208,15 +194,5 @@ export class Processor {
       });
     }
     return { events, endCursors };
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 }

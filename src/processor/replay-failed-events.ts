@@ -12,6 +12,7 @@ import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
 import { rejection, routingTable, type DestinationRegistry } from './routing';
 import { insertDeliveries, insertFailedEvents } from './write-output';
+import { withTransaction } from '../db/transaction';
 
 export interface FailedEventFilter {
   destinationId?: string;
@@ -80,19 +81,11 @@ export async function replayFailedEvents(
     const [sourceId, destinationId] = key.split('\u0000');
     const route = routes.get(sourceId)!.find((r) => r.destination.id === destinationId)!;
     const output = await connectionOutput(route, group.inputs, deps);
-    const client = await deps.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(deps.pool, async (client) => {
       await client.query('DELETE FROM failed_events WHERE id = ANY($1::bigint[])', [group.ids]);
       await insertDeliveries(client, output.deliveries);
       await insertFailedEvents(client, output.failures);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     replayed += group.ids.length;
     failedAgain += output.failures.length;
   }

@@ -8,6 +8,7 @@
  * segments instead of deleting rows is what keeps the tables small: no dead tuples to vacuum.
  */
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction';
 
 /** A segmented queue table and what "still needed" means for its rows. */
 export interface SegmentedQueue {
@@ -136,24 +137,11 @@ async function withLockedTransaction<T>(
   lock: number,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T | undefined> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ locked: boolean }>(
       'SELECT pg_try_advisory_xact_lock($1) AS locked',
       [lock],
     );
-    if (!rows[0].locked) {
-      await client.query('ROLLBACK');
-      return undefined;
-    }
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return rows[0].locked ? work(client) : undefined;
+  });
 }

@@ -17,6 +17,7 @@
  * are delivered again (at least once).
  */
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction';
 
 export interface ClaimedDelivery {
   segment: number;
@@ -84,9 +85,7 @@ export async function claimDeliveries(
   destinationId: string,
   options: ClaimOptions,
 ): Promise<ClaimedDelivery[][]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const claimed = await withTransaction(pool, async (client): Promise<ClaimedDelivery[]> => {
     const { rows: candidates } = await client.query<{
       id: number;
       user_key: string;
@@ -123,37 +122,30 @@ export async function claimDeliveries(
       }
     }
     if (pushBack.length > 0) await client.query(PUSH_BACK, [destinationId, pushBack]);
-    let claimed: ClaimedDelivery[] = [];
-    if (take.length > 0) {
-      const { rows } = await client.query(TAKE, [
-        destinationId,
-        take,
-        `${options.leaseMs} milliseconds`,
-      ]);
-      claimed = rows.map((row) => ({
-        segment: Number(row.segment),
-        id: Number(row.id),
-        userKey: row.user_key,
-        sourceId: row.source_id,
-        messageId: row.message_id,
-        receivedAt: row.received_at,
-        payload: row.payload,
-        attempts: row.attempts,
-        firstAttemptAt: row.first_attempt_at,
-      }));
-    }
-    await client.query('COMMIT');
-    const groups = groupBy(
+    if (take.length === 0) return [];
+    const { rows } = await client.query(TAKE, [
+      destinationId,
+      take,
+      `${options.leaseMs} milliseconds`,
+    ]);
+    return rows.map((row) => ({
+      segment: Number(row.segment),
+      id: Number(row.id),
+      userKey: row.user_key,
+      sourceId: row.source_id,
+      messageId: row.message_id,
+      receivedAt: row.received_at,
+      payload: row.payload,
+      attempts: row.attempts,
+      firstAttemptAt: row.first_attempt_at,
+    }));
+  });
+  return [
+    ...groupBy(
       claimed.sort((a, b) => a.id - b.id),
       (row) => row.userKey,
-    );
-    return [...groups.values()];
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    ).values(),
+  ];
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

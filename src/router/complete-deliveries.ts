@@ -7,6 +7,7 @@
  *   a row is never in both places or neither.
  */
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction';
 
 export interface RowRef {
   segment: number;
@@ -39,9 +40,7 @@ export async function completeDeliveries(
 ): Promise<void> {
   const { delivered, retried, released, aborted } = completion;
   if (delivered.length + retried.length + released.length + aborted.length === 0) return;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     if (delivered.length > 0) {
       await client.query(
         'DELETE FROM delivery_jobs WHERE destination_id = $1 AND id = ANY($2::bigint[])',
@@ -100,11 +99,5 @@ export async function completeDeliveries(
         ],
       );
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -19,6 +19,7 @@ import type {
 } from '../../destinations/destination';
 import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
+import { PollLoop } from '../poll-loop';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { claimDeliveries, type ClaimedDelivery } from './claim-deliveries';
 import { completeDeliveries, type Completion } from './complete-deliveries';
@@ -75,9 +76,7 @@ interface Step {
 
 export class DestinationWorker {
   readonly throttle: Throttle;
-  #running = false;
-  #loops: Promise<void>[] = [];
-  #wakers = new Set<() => void>();
+  readonly #loop: PollLoop;
   /** Requests in flight across rounds, and rounds waiting for one to finish. */
   #inFlight = 0;
   #waitingForSlot: Array<() => void> = [];
@@ -99,6 +98,15 @@ export class DestinationWorker {
     private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
   ) {
     this.throttle = new Throttle(policy.requestsPerSecond);
+    this.#loop = new PollLoop(() => this.runOnce(), {
+      idleMs: options.idleMs,
+      parallel: options.parallelRounds,
+      onError: (error) =>
+        deps.logger.error(
+          { err: error, destination: destinationId },
+          'delivery round failed; retrying',
+        ),
+    });
     const credentials = (module.credentialsOf?.(context.config) ?? []).filter((value) => value);
     this.#credentials = [
       ...new Set(
@@ -112,14 +120,12 @@ export class DestinationWorker {
   }
 
   start(): void {
-    this.#running = true;
-    this.#loops = Array.from({ length: this.options.parallelRounds }, () => this.#run());
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#running = false;
-    for (const wake of this.#wakers) wake();
-    await Promise.all(this.#loops);
+  /** Lets the rounds in flight finish (their requests answered and recorded), then stops. */
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Claims and delivers one batch; returns the rows claimed. */
@@ -166,23 +172,6 @@ export class DestinationWorker {
       'delivery round',
     );
     return count;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running) {
-      let claimed: number;
-      try {
-        claimed = await this.runOnce();
-      } catch (error) {
-        this.deps.logger.error(
-          { err: error, destination: this.destinationId },
-          'delivery round failed; retrying',
-        );
-        await this.#sleep(1000);
-        continue;
-      }
-      if (claimed === 0) await this.#sleep(this.options.idleMs);
-    }
   }
 
   /** Maps a user's rows to events and requests and cuts them into steps. */
@@ -364,18 +353,6 @@ export class DestinationWorker {
       };
     }
     return outcome;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#wakers.add(wake);
-    });
   }
 
   /** Waits for one of the destination's maxConcurrency request slots. */
