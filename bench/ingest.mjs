@@ -23,7 +23,10 @@ const BATCH = 100;
 const database = await benchDatabase();
 try {
   const copyRate = await measureCopy(database.url, 200_000);
-  const sluice = await startSluice(database.url, { env: { SLUICE_WORKERS: values.workers } });
+  // The gateway role alone, as a gateway deployment runs it (bench/deliver measures the rest).
+  const sluice = await startSluice(database.url, {
+    env: { SLUICE_WORKERS: values.workers, SLUICE_ROLES: 'gateway' },
+  });
   const nextEvent = eventTexts();
   const skip = { eventsPerSecond: NaN, requestsPerSecond: NaN, p50: NaN, p99: NaN, failures: 0 };
   const batched =
@@ -55,7 +58,7 @@ try {
 
   const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(0)));
   console.log(
-    `bench/ingest  (${seconds} s per phase, ${values.workers} Sluice worker(s), events of ~${eventBytes} B, ` +
+    `bench/ingest  (${seconds} s per phase, ${values.workers} gateway process(es), events of ~${eventBytes} B, ` +
       `${stored.toLocaleString('en-US')} events stored)`,
   );
   console.log(`  COPY of the same events into a table          ${fmt(copyRate)} events/s`);
