@@ -31,7 +31,7 @@ export function segmentSettings(source: Source, baseUrl: URL): Record<string, un
     middlewareSettings: {},
     enabledMiddleware: {},
     // Without this the SDKs post their own metrics to api.segment.io.
-    metrics: { sampleRate: 1, host: 'api.segment.io/v1', flushTimer: 10 },
+    metrics: { sampleRate: 0, host: apiHost },
     legacyVideoPluginsEnabled: false,
     remotePlugins: [],
   };

@@ -60,10 +60,22 @@ afterAll(async () => {
 
 const admin = () => ({ Authorization: `Bearer ${ADMIN_TOKEN}` });
 const received = () =>
-  vendor.requests.flatMap((r) => JSON.parse(r.body) as Array<{ event: string; userId: string; properties: Record<string, unknown> }>);
+  vendor.requests.flatMap(
+    (r) =>
+      JSON.parse(r.body) as Array<{
+        event: string;
+        userId: string;
+        properties: Record<string, unknown>;
+      }>,
+  );
 
 test('events from an SDK reach the destination transformed, in order per user', async () => {
-  const analytics = new Analytics({ writeKey: 'pipeline-write-key', host: sluice.url, flushAt: 20, flushInterval: 50 });
+  const analytics = new Analytics({
+    writeKey: 'pipeline-write-key',
+    host: sluice.url,
+    flushAt: 20,
+    flushInterval: 50,
+  });
   for (let i = 0; i < 30; i++) analytics.track({ userId: `user-${i % 3}`, event: `Step ${i}` });
   await analytics.closeAndFlush({ timeout: 10_000 });
   await eventually(() => expect(received()).toHaveLength(30), 15_000);
@@ -87,20 +99,43 @@ test('a transformation failure shows in the admin API and is replayed once the c
     expect(response.body.failedEvents).toHaveLength(1);
     return response.body.failedEvents[0];
   });
-  expect(failed).toMatchObject({ transformationId: 'tag', error: 'cannot handle Boom', destinationId: 'hook' });
+  expect(failed).toMatchObject({
+    transformationId: 'tag',
+    error: 'cannot handle Boom',
+    destinationId: 'hook',
+  });
   expect(failed.stack).toMatch(/tag\.js:3/);
 
-  writeFileSync(path.join(path.dirname(sluice.workspaceFile), 'tag.js'), TRANSFORMATION.replace("throw new Error('cannot handle ' + event.event)", "event.event = 'Fixed'"));
-  const replay = await request(sluice.url).post('/admin/failed-events/replay').set(admin()).send({ destinationId: 'hook' }).expect(200);
+  writeFileSync(
+    path.join(path.dirname(sluice.workspaceFile), 'tag.js'),
+    TRANSFORMATION.replace(
+      "throw new Error('cannot handle ' + event.event)",
+      "event.event = 'Fixed'",
+    ),
+  );
+  const replay = await request(sluice.url)
+    .post('/admin/failed-events/replay')
+    .set(admin())
+    .send({ destinationId: 'hook' })
+    .expect(200);
   expect(replay.body).toEqual({ replayed: 1, failedAgain: 0, skipped: 0 });
-  await eventually(() => expect(received().some((e) => e.event === 'Fixed' && e.userId === 'u-x')).toBe(true));
+  await eventually(() =>
+    expect(received().some((e) => e.event === 'Fixed' && e.userId === 'u-x')).toBe(true),
+  );
 });
 
 test('a delivery the destination refuses is dead-lettered and resent from the admin API', async () => {
   vendor.script = () => ({ status: 422, body: '{"error":"unprocessable"}' });
-  await request(sluice.url).post('/v1/track').auth('pipeline-write-key', '').send({ userId: 'u-d', event: 'Refused' }).expect(200);
+  await request(sluice.url)
+    .post('/v1/track')
+    .auth('pipeline-write-key', '')
+    .send({ userId: 'u-d', event: 'Refused' })
+    .expect(200);
   const letters = await eventually(async () => {
-    const response = await request(sluice.url).get('/admin/dead-letters?destination=hook').set(admin()).expect(200);
+    const response = await request(sluice.url)
+      .get('/admin/dead-letters?destination=hook')
+      .set(admin())
+      .expect(200);
     expect(response.body.deadLetters).toHaveLength(1);
     return response.body.deadLetters;
   });
@@ -109,7 +144,11 @@ test('a delivery the destination refuses is dead-lettered and resent from the ad
   expect(queues.body.deadLetters).toEqual([{ destination_id: 'hook', dead_letters: 1 }]);
 
   vendor.script = () => ({ status: 200 });
-  const replay = await request(sluice.url).post('/admin/dead-letters/replay').set(admin()).send({ ids: [letters[0].id] }).expect(200);
+  const replay = await request(sluice.url)
+    .post('/admin/dead-letters/replay')
+    .set(admin())
+    .send({ ids: [letters[0].id] })
+    .expect(200);
   expect(replay.body).toEqual({ replayed: 1 });
   await eventually(() => expect(received().some((e) => e.event === 'Refused')).toBe(true));
 });
@@ -118,7 +157,10 @@ test('the admin API tests a transformation on sample events, by id or inline cod
   const byId = await request(sluice.url)
     .post('/admin/transformations/test')
     .set(admin())
-    .send({ transformationId: 'tag', events: [{ type: 'track', userId: 'u', event: 'Try', messageId: 'm1' }] })
+    .send({
+      transformationId: 'tag',
+      events: [{ type: 'track', userId: 'u', event: 'Try', messageId: 'm1' }],
+    })
     .expect(200);
   expect(byId.body.events[0]).toMatchObject({ event: 'Try' });
   expect(byId.body.logs[0]).toMatchObject({ message: 'forwarding Try' });
@@ -126,7 +168,10 @@ test('the admin API tests a transformation on sample events, by id or inline cod
   const inline = await request(sluice.url)
     .post('/admin/transformations/test')
     .set(admin())
-    .send({ code: 'export function transformEvent(e) { throw new Error("nope") }', events: [{ type: 'track', event: 'X' }] })
+    .send({
+      code: 'export function transformEvent(e) { throw new Error("nope") }',
+      events: [{ type: 'track', event: 'X' }],
+    })
     .expect(200);
   expect(inline.body.errors[0]).toMatchObject({ eventIndex: 0, message: 'nope' });
 });
@@ -134,7 +179,13 @@ test('the admin API tests a transformation on sample events, by id or inline cod
 test('the admin API needs the token, and names bad fields', async () => {
   await request(sluice.url).get('/admin/queues').expect(401);
   await request(sluice.url).get('/admin/queues').set('Authorization', 'Bearer wrong').expect(401);
-  const bad = await request(sluice.url).post('/admin/dead-letters/replay').set(admin()).send({ ids: ['one'] });
+  const bad = await request(sluice.url)
+    .post('/admin/dead-letters/replay')
+    .set(admin())
+    .send({ ids: ['one'] });
   expect(bad.status).toBe(400);
-  expect(bad.body).toMatchObject({ code: 'SLUICE_E_INVALID_REQUEST', message: expect.stringMatching(/ids\.0/) });
+  expect(bad.body).toMatchObject({
+    code: 'SLUICE_E_INVALID_REQUEST',
+    message: expect.stringMatching(/ids\.0/),
+  });
 });
