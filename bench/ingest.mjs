@@ -22,7 +22,8 @@ const BATCH = 100;
 
 const database = await benchDatabase();
 try {
-  const copyRate = await measureCopy(database.url, 200_000);
+  // COPY is measured before and after the gateway phases: this machine's speed drifts.
+  const copyBefore = await measureCopy(database.url, 200_000);
   // The gateway role alone, as a gateway deployment runs it (bench/deliver measures the rest).
   const sluice = await startSluice(database.url, {
     env: { SLUICE_WORKERS: values.workers, SLUICE_ROLES: 'gateway' },
@@ -54,6 +55,8 @@ try {
         });
   const writes = await groupCommitFigures(sluice.url);
   await sluice.stop();
+  const copyAfter = await measureCopy(database.url, 200_000);
+  const copyRate = (copyBefore + copyAfter) / 2;
   const stored = await countStored(database.url);
 
   const eventBytes = Buffer.byteLength(JSON.stringify(sampleEvent(0)));
@@ -61,7 +64,9 @@ try {
     `bench/ingest  (${seconds} s per phase, ${values.workers} gateway process(es), events of ~${eventBytes} B, ` +
       `${stored.toLocaleString('en-US')} events stored)`,
   );
-  console.log(`  COPY of the same events into a table          ${fmt(copyRate)} events/s`);
+  console.log(
+    `  COPY of the same events into a table          ${fmt(copyRate)} events/s (${fmt(copyBefore)} before, ${fmt(copyAfter)} after)`,
+  );
   console.log(
     `  gateway, batches of ${BATCH} (16 clients)            ${fmt(batched.eventsPerSecond)} events/s  ` +
       `(${fmt((100 * batched.eventsPerSecond) / copyRate)}% of COPY)  p50 ${fmt(batched.p50, 1)} ms  p99 ${fmt(batched.p99, 1)} ms`,

@@ -27,6 +27,11 @@ const NativeMap = Map;
 const NativeSet = Set;
 const NativeError = Error;
 const NativeTypeError = TypeError;
+// Event texts cross the boundary joined by the ASCII record separator, which JSON text never
+// holds raw (JSON escapes every control character): one string copies much faster than an array.
+const SEPARATOR = '\u001e';
+const splitText = Function.prototype.call.bind(String.prototype.split);
+const joinParts = Function.prototype.call.bind(Array.prototype.join);
 const MAX_LOGS = 1000;
 const MAX_TEXT = 2000;
 const MAX_STACK = 4000;

@@ -21,7 +21,7 @@ export const RUNTIME_FILENAME = 'sluice:sandbox-runtime';
 /** The driver: calls the user's function over a batch and reports the outcome. */
 const RUNTIME_DRIVER = String.raw`
 
-function begin(headerText, texts) {
+function begin(headerText, joined) {
   logs = [];
   droppedLogs = 0;
   currentIndex = -1;
@@ -30,7 +30,8 @@ function begin(headerText, texts) {
   // Fetches of an earlier call are never delivered: the host drops them when that call ends.
   pendingFetches = new NativeMap();
   const payload = parse(headerText);
-  if (!isArray(texts) || texts.length !== payload.meta.length) {
+  const texts = typeof joined === 'string' ? splitText(joined, SEPARATOR) : null;
+  if (texts === null || texts.length !== payload.meta.length) {
     throw new NativeError('The input events do not match their metadata');
   }
   payload.texts = texts;
@@ -66,18 +67,18 @@ function header(fields) {
   return stringify(fields);
 }
 
-/** [header, ...output event texts in input order]; lines[i] is one text or an array of them. */
+/** header, then the output event texts in input order, joined; lines[i] is one text or several. */
 function finishLines(counts, lines, errors) {
   const parts = [header({ counts: counts, errors: errors })];
   for (let i = 0; i < counts.length; i++) {
     if (counts[i] === 1 && !isArray(lines[i])) parts[parts.length] = lines[i];
     else if (counts[i] > 0) for (let j = 0; j < lines[i].length; j++) parts[parts.length] = lines[i][j];
   }
-  return parts;
+  return joinParts(parts, SEPARATOR);
 }
 
 function finishFailed(error) {
-  return [header({ failAll: describeError(error) })];
+  return header({ failAll: describeError(error) });
 }
 
 function acceptEventResult(outcome, index, result) {
@@ -134,9 +135,9 @@ function settleLater(outcome, index, thenable) {
   });
 }
 
-function runEvents(transform, headerText, texts) {
-  const payload = begin(headerText, texts);
-  const count = texts.length;
+function runEvents(transform, headerText, joined) {
+  const payload = begin(headerText, joined);
+  const count = payload.texts.length;
   const outcome = { counts: new Array(count), lines: new Array(count), errors: [] };
   let waits = null;
   for (let i = 0; i < count; i++) {
@@ -188,9 +189,9 @@ function acceptBatchResult(result, count, indexById) {
   return finishLines(counts, lines, []);
 }
 
-function runBatch(transform, headerText, texts) {
-  const payload = begin(headerText, texts);
-  const count = texts.length;
+function runBatch(transform, headerText, joined) {
+  const payload = begin(headerText, joined);
+  const count = payload.texts.length;
   const indexById = new NativeMap();
   for (let i = count - 1; i >= 0; i--) indexById.set(payload.meta[i][1], i);
   const metadata = function metadata(event) {
@@ -243,8 +244,8 @@ function bind(namespace, fileName) {
     throw new NativeError(fileName + ': the export ' + name + ' is ' + describeType(transform) + ', not a function');
   }
   return hasEvent
-    ? function runner(headerText, texts) { return runEvents(transform, headerText, texts); }
-    : function runner(headerText, texts) { return runBatch(transform, headerText, texts); };
+    ? function runner(headerText, joined) { return runEvents(transform, headerText, joined); }
+    : function runner(headerText, joined) { return runBatch(transform, headerText, joined); };
 }
 
 return { bind: bind, deliver: deliver };

@@ -20,7 +20,7 @@ export type CallOutcome = { ok: true; parts: unknown } | { ok: false; error: San
 /** One call's arguments, from encodePayload (wire-format.ts). */
 export interface CallPayload {
   header: string;
-  texts: string[];
+  texts: string;
 }
 
 export interface SandboxIsolateOptions {
@@ -35,7 +35,7 @@ export interface SandboxIsolateOptions {
 
 interface Runtime {
   isolate: ivm.Isolate;
-  runner: ivm.Reference<(header: string, texts: string[]) => string[] | Promise<string[]>>;
+  runner: ivm.Reference<(header: string, texts: string) => string | Promise<string>>;
   deliver: ivm.Reference<(id: number, ok: boolean, text: string) => void>;
 }
 

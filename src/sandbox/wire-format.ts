@@ -9,8 +9,9 @@
  * young generation of a 128 MB isolate cheap:
  *   header {"shared":[{sourceId,sourceName,destinationId,destinationName,destinationType}, ...],
  *           "meta":[[sharedIndex, messageId, receivedAt], ...]}
- *   texts  ["<event 0 JSON>", "<event 1 JSON>", ...]
- * Out of the isolate (built by runtime-source.ts): [header, ...output event texts in input order]
+ *   texts  "<event 0 JSON>\x1e<event 1 JSON>\x1e..." (one string: far cheaper to copy than an array)
+ * Out of the isolate (built by runtime-source.ts): header and output event texts in input order,
+ * joined the same way:
  *   {"counts":[outputs of event 0 | -1 for an error, ...], "errors":[{index,message,stack?}],
  *    "logs":[[level, message, eventIndex?]], "droppedLogs":n}      or
  *   {"failAll":{message,stack?}, "logs":[...], "droppedLogs":n}
@@ -31,11 +32,14 @@ const SHARED_FIELDS = [
 
 const LOG_LEVELS = new Set(['log', 'warn', 'error']);
 
+/** Joins the event texts both ways (see runtime-prelude.ts). */
+const SEPARATOR = '\u001e';
+
 /** The arguments of one call; `events` are JSON texts (used as they are) or values to serialize. */
 export function encodePayload(
   events: readonly unknown[],
   metadata: readonly EventMetadata[],
-): { header: string; texts: string[] } {
+): { header: string; texts: string } {
   // A batch almost always shares one source and destination: send that part once.
   const shared: EventMetadata[] = [];
   let last = -1;
@@ -54,7 +58,10 @@ export function encodePayload(
   const sharedText = JSON.stringify(
     shared.map((entry) => Object.fromEntries(SHARED_FIELDS.map((f) => [f, entry[f]]))),
   );
-  return { header: `{"shared":${sharedText},"meta":[${meta.join(',')}]}`, texts };
+  return {
+    header: `{"shared":${sharedText},"meta":[${meta.join(',')}]}`,
+    texts: texts.join(SEPARATOR),
+  };
 }
 
 function sameShared(a: EventMetadata, b: EventMetadata): boolean {
@@ -78,9 +85,10 @@ const MALFORMED: SandboxError = {
     'The transformation returned a malformed result; did it replace a built-in such as JSON or Array.prototype?',
 };
 
-/** Turns the isolate's result parts into one result per input event. */
-export function decodeResult(parts: unknown, count: number, output: OutputForm): SandboxRun {
-  if (!Array.isArray(parts) || typeof parts[0] !== 'string') return failedRun(count, MALFORMED);
+/** Turns the isolate's result (header and output texts, joined) into one result per input event. */
+export function decodeResult(joined: unknown, count: number, output: OutputForm): SandboxRun {
+  if (typeof joined !== 'string') return failedRun(count, MALFORMED);
+  const parts = joined.split(SEPARATOR);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(parts[0]) as Record<string, unknown>;
