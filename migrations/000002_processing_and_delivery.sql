@@ -36,10 +36,11 @@ CREATE INDEX failed_events_destination ON failed_events (destination_id, id);
 
 -- The delivery queue: one row per (event, tool destination), written by the processor, claimed
 -- by the router. States: a row is waiting (next_attempt_at in the future after a failure), due,
--- or in flight (locked_until in the future); delivered rows are deleted, aborted rows move to
--- dead_letters in the same transaction. Order per (destination, user_key) is the id order: the
--- router sends a row only when no older row of its key exists. Segmented like ingest_jobs so
--- that space is reclaimed by dropping empty segments, not by vacuuming dead rows.
+-- or in flight (its (destination, user_key) advisory lock held by a router round, see
+-- src/router/claim-deliveries.ts); delivered rows are deleted, aborted rows move to dead_letters
+-- in the same transaction. Order per (destination, user_key) is the id order: the router sends a
+-- row only when no older row of its key exists. Segmented like ingest_jobs so that space is
+-- reclaimed by dropping empty segments, not by vacuuming dead rows.
 CREATE TABLE delivery_segments (
   segment bigint PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now(),
@@ -60,7 +61,6 @@ CREATE TABLE delivery_jobs (
   attempts integer NOT NULL DEFAULT 0,
   first_attempt_at timestamptz,
   next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
-  locked_until timestamptz NOT NULL DEFAULT '-infinity',
   last_error text
 ) PARTITION BY LIST (segment);
 
@@ -69,7 +69,7 @@ CREATE INDEX delivery_jobs_key_order ON delivery_jobs (destination_id, user_key,
 -- Finds due rows of a destination in id order.
 CREATE INDEX delivery_jobs_due ON delivery_jobs (destination_id, id);
 
--- Room on each page for the lease and retry updates to stay HOT (no new index entries).
+-- Room on each page for retry updates to stay HOT (no new index entries).
 CREATE TABLE delivery_jobs_1 PARTITION OF delivery_jobs FOR VALUES IN (1) WITH (fillfactor = 80);
 INSERT INTO delivery_segments (segment, first_id) VALUES (1, 1);
 

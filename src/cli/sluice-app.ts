@@ -37,6 +37,9 @@ export interface RunningSluice {
   stop(): Promise<void>;
 }
 
+/** Connections of the router (per process): rounds beyond it wait for one to be free. */
+const ROUTER_POOL_SIZE = 24;
+
 interface Stoppable {
   name: string;
   stop(): Promise<void> | void;
@@ -152,8 +155,18 @@ async function start(
     stack.push({ name: 'processor', stop: () => processor.stop() });
   }
   if (roles.has('router')) {
+    // Its own pool: a round holds a connection (and its users' locks) while its requests are in
+    // flight, and a slow destination must not take the connections the gateway commits with.
+    // Rounds beyond the pool's size wait for a connection rather than fail.
+    const routerDatabase = createDatabase(databaseUrl, {
+      poolSize: ROUTER_POOL_SIZE,
+      logger,
+      applicationName: 'sluice-router',
+      connectTimeoutMs: 0,
+    });
+    stack.push({ name: 'router database', stop: () => routerDatabase.close() });
     const router = new Router({
-      pool: database.pool,
+      pool: routerDatabase.pool,
       logger,
       metrics,
       destinations: destinationOf,

@@ -22,13 +22,19 @@ export interface Database {
 
 export function createDatabase(
   connectionString: string,
-  options: { poolSize: number; logger: Logger; applicationName?: string },
+  options: {
+    poolSize: number;
+    logger: Logger;
+    applicationName?: string;
+    /** How long a caller waits for a free connection before an error; 0 waits as long as it takes. */
+    connectTimeoutMs?: number;
+  },
 ): Database {
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize,
     application_name: options.applicationName ?? 'sluice',
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
   });
   let closed = false;

@@ -1,11 +1,15 @@
-/** Runs work in one transaction on one pooled connection: COMMIT when it returns, ROLLBACK when it throws. */
+/**
+ * Runs work in one transaction: COMMIT when it returns, ROLLBACK when it throws. Given a pool, it
+ * takes a connection for the transaction and gives it back; given a connection, it uses it.
+ */
 import type pg from 'pg';
 
 export async function withTransaction<T>(
-  pool: pg.Pool,
+  target: pg.Pool | pg.PoolClient,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const held = 'release' in target;
+  const client = held ? target : await target.connect();
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -15,6 +19,6 @@ export async function withTransaction<T>(
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    if (!held) client.release();
   }
 }

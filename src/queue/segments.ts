@@ -46,7 +46,7 @@ export const DELIVERY_QUEUE: SegmentedQueue = {
   segments: 'delivery_segments',
   sequence: 'delivery_jobs_id_seq',
   lock: 7_264_551_003,
-  // Room on each page for lease and retry updates to stay HOT (no new index entries).
+  // Room on each page for retry updates to stay HOT (no new index entries).
   storage: 'WITH (fillfactor = 80)',
   pendingQuery: (segmentTable) => `SELECT EXISTS (SELECT 1 FROM ${segmentTable}) AS pending`,
 };

@@ -1,23 +1,26 @@
 /**
- * Claims due deliveries of one destination for a router worker, keeping each user's events in
- * order: a row is claimable only as part of the contiguous prefix of its (destination, user_key)
- * that starts at the key's oldest row, so no event is sent while an older one of the same user is
- * waiting for a retry or in flight elsewhere.
+ * Claims due deliveries of one destination for a router round, keeping each user's events in
+ * order, without writing a lease to any row:
  *
- * 1. Lock up to `limit` due rows (next_attempt_at and locked_until passed) in id order, SKIP
- *    LOCKED so workers never wait for each other, noting for each whether it is its key's oldest
- *    row (one probe of the key_order index).
- * 2. Take every key whose oldest row is among them; for keys with several candidates (and a
- *    destination that sends several per key), look up the key's first rows and take the
- *    candidates that continue the prefix.
- * 3. Rows behind an older row that waits for a retry are pushed to the time it is due, so later
- *    claims skip them by the index instead of re-examining them every round — a dead destination
- *    costs almost nothing to poll. (Rows behind one in flight are left: it is done in a moment.)
- * A claim is a lease (locked_until); a worker that dies loses it when the lease ends, and the rows
- * are delivered again (at least once).
+ * 1. Read up to `limit` due rows in id order, noting for each whether it is its key's oldest row
+ *    (one probe of the key_order index). Plain reads: no row locks, no transaction id.
+ * 2. Take a session advisory lock per (destination, user key) of those heads, with
+ *    pg_try_advisory_lock on the round's own connection: a key locked by another round is in
+ *    flight there and is skipped. Holding the key lock is what "in flight" means; it is released
+ *    when the round completes — or when its connection closes, so a crashed router's events are
+ *    claimable again at once (at least once, nothing lost).
+ * 3. For each locked key, read its rows from the oldest on and take the due prefix (rows behind
+ *    a row waiting for a retry wait too).
+ * Rows behind an older row that waits for a retry are pushed to the time it is due, so later
+ * claims skip them by the index instead of re-examining them every round — a dead destination
+ * costs almost nothing to poll.
+ *
+ * No UPDATE per claimed row and no row locks: the delivery table is written only when outcomes
+ * are recorded (completeRound), and no transaction stays open while requests are in flight, which
+ * would hold back the processor (see processor/read-ingest-chunk.ts).
  */
 import type pg from 'pg';
-import { withTransaction } from '../db/transaction';
+import { completeDeliveries, type Completion } from './complete-deliveries';
 
 export interface ClaimedDelivery {
   segment: number;
@@ -32,42 +35,39 @@ export interface ClaimedDelivery {
 }
 
 export interface ClaimOptions {
-  /** Most rows claimed. */
+  /** Most rows looked at, and so most keys claimed. */
   limit: number;
-  /** Most rows claimed per user key (1 unless the destination batches). */
+  /** Most rows claimed per user key (1 unless the destination takes several in order). */
   perKey: number;
-  leaseMs: number;
 }
 
-const LOCK_CANDIDATES = `
+const CANDIDATES = `
 SELECT id, user_key,
        NOT EXISTS (
          SELECT 1 FROM delivery_jobs o
          WHERE o.destination_id = $1 AND o.user_key = d.user_key AND o.id < d.id
        ) AS oldest
 FROM delivery_jobs d
-WHERE destination_id = $1 AND next_attempt_at <= now() AND locked_until <= now()
+WHERE destination_id = $1 AND next_attempt_at <= now()
 ORDER BY id
-LIMIT $2
-FOR UPDATE SKIP LOCKED`;
+LIMIT $2`;
 
-// The first n rows of each key, n being how many of its rows the claim holds.
-const FIRST_ROWS_OF_KEYS = `
-SELECT k.user_key, r.id
-FROM unnest($2::text[], $3::int[]) AS k(user_key, n)
+// The key lock is two int4s: the destination's hash and the user key's hash. A collision only
+// makes two keys wait for each other.
+const LOCK_KEYS = `
+SELECT k.user_key FROM unnest($2::text[]) AS k(user_key)
+WHERE pg_try_advisory_lock(hashtext('sluice.delivery:' || $1), hashtext(k.user_key))`;
+
+const ROWS_OF_KEYS = `
+SELECT k.user_key, r.segment, r.id, r.source_id, r.message_id, r.received_at, r.payload,
+       r.attempts, r.first_attempt_at, r.next_attempt_at <= now() AS due
+FROM unnest($2::text[]) AS k(user_key)
 CROSS JOIN LATERAL (
-  SELECT id FROM delivery_jobs
+  SELECT * FROM delivery_jobs
   WHERE destination_id = $1 AND user_key = k.user_key
-  ORDER BY id LIMIT k.n
+  ORDER BY id LIMIT $3
 ) r
 ORDER BY k.user_key, r.id`;
-
-// Rows are found by (destination_id, id): the delivery_jobs_due index.
-const TAKE = `
-UPDATE delivery_jobs
-SET locked_until = now() + $3::interval, first_attempt_at = coalesce(first_attempt_at, now())
-WHERE destination_id = $1 AND id = ANY($2::bigint[])
-RETURNING segment, id, user_key, source_id, message_id, received_at, payload, attempts, first_attempt_at`;
 
 // Only behind an older row waiting for a retry: one in flight will be done in a moment.
 const PUSH_BACK = `
@@ -79,56 +79,91 @@ FROM (
 ) w
 WHERE d.destination_id = $1 AND d.id = w.id AND w.until > now()`;
 
-/** Claims rows for `destinationId`; returns them grouped per user key, each group in order. */
-export async function claimDeliveries(
-  pool: pg.Pool,
+/** A claimed round: its rows per user key, in order, held until completed or abandoned. */
+export class DeliveryRound {
+  #done = false;
+
+  private constructor(
+    private readonly client: pg.PoolClient,
+    readonly destinationId: string,
+    /** The claimed rows grouped per user key, each group in order. */
+    readonly groups: ClaimedDelivery[][],
+  ) {}
+
+  /** Claims a round, or returns undefined when nothing is due. */
+  static async claim(
+    pool: pg.Pool,
+    destinationId: string,
+    options: ClaimOptions,
+  ): Promise<DeliveryRound | undefined> {
+    const client = await pool.connect();
+    try {
+      const groups = await claimOn(client, destinationId, options);
+      if (groups.length > 0) return new DeliveryRound(client, destinationId, groups);
+      await unlockAll(client);
+      client.release();
+      return undefined;
+    } catch (error) {
+      client.release(true); // a broken connection: its locks go with it
+      throw error;
+    }
+  }
+
+  /** Records the outcomes, then frees the round's keys and connection. */
+  async complete(completion: Completion): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      await completeDeliveries(this.client, this.destinationId, completion);
+      await unlockAll(this.client);
+      this.client.release();
+    } catch (error) {
+      this.client.release(true);
+      throw error;
+    }
+  }
+
+  /** Gives the rows back untouched (they are claimable again at once). */
+  async abandon(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    // Closing the connection drops its locks even if the unlock itself would fail.
+    this.client.release(true);
+  }
+}
+
+async function claimOn(
+  client: pg.PoolClient,
   destinationId: string,
   options: ClaimOptions,
 ): Promise<ClaimedDelivery[][]> {
-  const claimed = await withTransaction(pool, async (client): Promise<ClaimedDelivery[]> => {
-    const { rows: candidates } = await client.query<{
-      id: number;
-      user_key: string;
-      oldest: boolean;
-    }>(LOCK_CANDIDATES, [destinationId, options.limit]);
-    const byKey = groupBy(candidates, (row) => row.user_key);
-    const take: number[] = [];
-    const pushBack: number[] = [];
-    const prefixKeys: string[] = [];
-    for (const [key, rows] of byKey) {
-      if (!rows[0].oldest) pushBack.push(...rows.map((row) => row.id));
-      else if (rows.length === 1 || options.perKey === 1) take.push(rows[0].id);
-      else prefixKeys.push(key);
+  const { rows: candidates } = await client.query<{ id: number; user_key: string; oldest: boolean }>(
+    CANDIDATES,
+    [destinationId, options.limit],
+  );
+  if (candidates.length === 0) return [];
+  const heads = [...new Set(candidates.filter((row) => row.oldest).map((row) => row.user_key))];
+  const headKeys = new Set(heads);
+  const blocked = candidates.filter((row) => !headKeys.has(row.user_key)).map((row) => row.id);
+  if (blocked.length > 0) await client.query(PUSH_BACK, [destinationId, blocked]);
+  if (heads.length === 0) return [];
+  const { rows: locked } = await client.query<{ user_key: string }>(LOCK_KEYS, [destinationId, heads]);
+  if (locked.length === 0) return [];
+  const { rows } = await client.query(ROWS_OF_KEYS, [
+    destinationId,
+    locked.map((row) => row.user_key),
+    options.perKey,
+  ]);
+  const groups = new Map<string, ClaimedDelivery[]>();
+  const stopped = new Set<string>();
+  for (const row of rows) {
+    // The due prefix: a row waiting for a retry holds back the rows behind it.
+    if (stopped.has(row.user_key) || !row.due) {
+      stopped.add(row.user_key);
+      continue;
     }
-    if (prefixKeys.length > 0) {
-      const { rows: prefixes } = await client.query<{ user_key: string; id: number }>(
-        FIRST_ROWS_OF_KEYS,
-        [
-          destinationId,
-          prefixKeys,
-          prefixKeys.map((key) => Math.min(byKey.get(key)!.length, options.perKey)),
-        ],
-      );
-      for (const [key, prefix] of groupBy(prefixes, (row) => row.user_key)) {
-        const held = new Set(byKey.get(key)!.map((row) => row.id));
-        // The key's rows in order, as long as each is one of ours: a gap means a row in flight
-        // elsewhere or waiting, and everything behind it must wait too.
-        for (const { id } of prefix) {
-          if (!held.has(id)) break;
-          take.push(id);
-          held.delete(id);
-        }
-        pushBack.push(...held);
-      }
-    }
-    if (pushBack.length > 0) await client.query(PUSH_BACK, [destinationId, pushBack]);
-    if (take.length === 0) return [];
-    const { rows } = await client.query(TAKE, [
-      destinationId,
-      take,
-      `${options.leaseMs} milliseconds`,
-    ]);
-    return rows.map((row) => ({
+    const group = groups.get(row.user_key) ?? [];
+    group.push({
       segment: Number(row.segment),
       id: Number(row.id),
       userKey: row.user_key,
@@ -138,22 +173,13 @@ export async function claimDeliveries(
       payload: row.payload,
       attempts: row.attempts,
       firstAttemptAt: row.first_attempt_at,
-    }));
-  });
-  return [
-    ...groupBy(
-      claimed.sort((a, b) => a.id - b.id),
-      (row) => row.userKey,
-    ).values(),
-  ];
+    });
+    groups.set(row.user_key, group);
+  }
+  // Users in the order of their oldest event, as the queue has them.
+  return [...groups.values()].sort((a, b) => a[0].id - b[0].id);
 }
 
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const list = groups.get(key(item));
-    if (list) list.push(item);
-    else groups.set(key(item), [item]);
-  }
-  return groups;
+async function unlockAll(client: pg.PoolClient): Promise<void> {
+  await client.query('SELECT pg_advisory_unlock_all()');
 }

@@ -1,8 +1,8 @@
 /**
- * Records what happened to claimed deliveries, in bulk:
+ * Records what happened to a round's deliveries, in bulk, in one transaction:
  * - delivered rows are deleted (their segment is dropped once empty, see queue/segments.ts);
- * - rows to retry get their next attempt time and error, and give up their lease;
- * - rows claimed but never sent (behind a failed row of the same user) just give up their lease;
+ * - rows to retry get their next attempt time and error;
+ * - rows claimed but never sent (behind a failed row of the same user) wait for that retry;
  * - aborted rows move to dead_letters with the last request and response, in one statement, so
  *   a row is never in both places or neither.
  */
@@ -34,13 +34,14 @@ export interface Completion {
 
 /** Records the outcomes of one destination's rows (found by (destination_id, id), its index). */
 export async function completeDeliveries(
-  pool: pg.Pool,
+  client: pg.PoolClient,
   destinationId: string,
   completion: Completion,
 ): Promise<void> {
-  const { delivered, retried, released, aborted } = completion;
+  const { delivered, retried, aborted } = completion;
+  const released = completion.released.filter((row) => row.nextAttemptAt !== undefined);
   if (delivered.length + retried.length + released.length + aborted.length === 0) return;
-  await withTransaction(pool, async (client) => {
+  await withTransaction(client, async (client) => {
     if (delivered.length > 0) {
       await client.query(
         'DELETE FROM delivery_jobs WHERE destination_id = $1 AND id = ANY($2::bigint[])',
@@ -50,8 +51,8 @@ export async function completeDeliveries(
     if (retried.length > 0) {
       await client.query(
         `UPDATE delivery_jobs j
-         SET attempts = attempts + 1, next_attempt_at = r.next_attempt_at,
-             locked_until = '-infinity', last_error = r.error
+         SET attempts = attempts + 1, next_attempt_at = r.next_attempt_at, last_error = r.error,
+             first_attempt_at = coalesce(first_attempt_at, now())
          FROM unnest($2::bigint[], $3::timestamptz[], $4::text[]) AS r(id, next_attempt_at, error)
          WHERE j.destination_id = $1 AND j.id = r.id`,
         [
@@ -65,13 +66,13 @@ export async function completeDeliveries(
     if (released.length > 0) {
       await client.query(
         `UPDATE delivery_jobs j
-         SET locked_until = '-infinity', next_attempt_at = coalesce(r.next_attempt_at, j.next_attempt_at)
+         SET next_attempt_at = r.next_attempt_at
          FROM unnest($2::bigint[], $3::timestamptz[]) AS r(id, next_attempt_at)
          WHERE j.destination_id = $1 AND j.id = r.id`,
         [
           destinationId,
           released.map((row) => row.id),
-          released.map((row) => row.nextAttemptAt ?? null),
+          released.map((row) => row.nextAttemptAt),
         ],
       );
     }

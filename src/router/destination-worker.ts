@@ -21,8 +21,8 @@ import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import { PollLoop } from '../poll-loop';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
-import { claimDeliveries, type ClaimedDelivery } from './claim-deliveries';
-import { completeDeliveries, type Completion } from './complete-deliveries';
+import { DeliveryRound, type ClaimedDelivery } from './claim-deliveries';
+import type { Completion } from './complete-deliveries';
 import type { DeliveryOutcome } from './delivery-outcome';
 import { sendRequest, type SendResult } from './send-request';
 import { Throttle } from './throttle';
@@ -130,16 +130,39 @@ export class DestinationWorker {
 
   /** Claims and delivers one batch; returns the rows claimed. */
   async runOnce(): Promise<number> {
-    const leaseMs = Math.max(60_000, this.policy.timeoutMs * (this.options.quickRetries + 2) * 2);
     const started = performance.now();
-    const groups = await claimDeliveries(this.deps.pool, this.destinationId, {
+    const round = await DeliveryRound.claim(this.deps.pool, this.destinationId, {
       limit: this.options.claimLimit,
       perKey: this.module.batching ? Math.min(this.module.batching.maxItems, 100) : 20,
-      leaseMs,
     });
-    if (groups.length === 0) return 0;
+    if (!round) return 0;
+    const groups = round.groups;
     const claimedAt = performance.now();
     const completion: Completion = { delivered: [], retried: [], released: [], aborted: [] };
+    try {
+      await this.#deliver(groups, completion);
+    } catch (error) {
+      await round.abandon();
+      throw error;
+    }
+    const sentAt = performance.now();
+    await round.complete(completion);
+    const count = groups.reduce((sum, rows) => sum + rows.length, 0);
+    this.deps.logger.debug(
+      {
+        destination: this.destinationId,
+        claimed: count,
+        claimMs: Math.round(claimedAt - started),
+        sendMs: Math.round(sentAt - claimedAt),
+        completeMs: Math.round(performance.now() - sentAt),
+      },
+      'delivery round',
+    );
+    return count;
+  }
+
+  /** Sends the round's events, step by step per user, recording each outcome. */
+  async #deliver(groups: ClaimedDelivery[][], completion: Completion): Promise<void> {
     const users = groups.map((rows) => this.#steps(rows, completion));
     while (users.some((steps) => steps.length > 0)) {
       const current = users.filter((steps) => steps.length > 0).map((steps) => steps[0]);
@@ -158,20 +181,6 @@ export class DestinationWorker {
         }
       }
     }
-    const sentAt = performance.now();
-    await completeDeliveries(this.deps.pool, this.destinationId, completion);
-    const count = groups.reduce((sum, rows) => sum + rows.length, 0);
-    this.deps.logger.debug(
-      {
-        destination: this.destinationId,
-        claimed: count,
-        claimMs: Math.round(claimedAt - started),
-        sendMs: Math.round(sentAt - claimedAt),
-        completeMs: Math.round(performance.now() - sentAt),
-      },
-      'delivery round',
-    );
-    return count;
   }
 
   /** Maps a user's rows to events and requests and cuts them into steps. */

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { defineDestination } from '../../destinations/destination';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
-import { claimDeliveries } from '../../src/router/claim-deliveries';
+import { DeliveryRound } from '../../src/router/claim-deliveries';
 import { listDeadLetters, replayDeadLetters } from '../../src/router/dead-letters';
 import { DestinationWorker, type DeliveryPolicy } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs, testHook } from '../support/deliveries';
@@ -236,27 +236,18 @@ test('a mapping error aborts the event without sending anything', async () => {
   );
 });
 
-test('a worker that dies mid-delivery loses nothing: its rows are delivered once the lease ends', async () => {
-  await enqueueDeliveries(database.pool, 'hook', [
-    { userId: 'u1', event: 'A' },
-    { userId: 'u2', event: 'B' },
-  ]);
-  // A worker claims the rows and dies before recording anything.
-  const claimed = await claimDeliveries(database.pool, 'hook', {
-    limit: 10,
-    perKey: 5,
-    leaseMs: 300,
-  });
-  expect(claimed.flat()).toHaveLength(2);
+test('a round in flight holds its users; a worker that dies mid-delivery loses nothing', async () => {
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }, { userId: 'u2', event: 'B' }]);
+  // A round claims the rows...
+  const round = await DeliveryRound.claim(database.pool, 'hook', { limit: 10, perKey: 5 });
+  expect(round!.groups.flat()).toHaveLength(2);
+  // ...so another worker finds nothing to do while it is in flight...
   const survivor = worker('hook', vendor.url);
-  expect(await survivor.runOnce()).toBe(0); // still leased
-  await new Promise((resolve) => setTimeout(resolve, 350));
+  expect(await survivor.runOnce()).toBe(0);
+  // ...and when its process dies (its connection closes), the rows are claimable at once.
+  await round!.abandon();
   expect(await survivor.runOnce()).toBe(2);
-  expect(
-    sent()
-      .map((e) => e.event)
-      .sort(),
-  ).toEqual(['A', 'B']);
+  expect(sent().map((e) => e.event).sort()).toEqual(['A', 'B']);
 });
 
 test('two workers on one destination never send a user’s events out of order or twice', async () => {

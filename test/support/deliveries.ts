@@ -22,7 +22,7 @@ export async function enqueueDeliveries(
 
 export async function queuedJobs(pool: pg.Pool, destinationId: string) {
   const { rows } = await pool.query(
-    `SELECT id, user_key, attempts, next_attempt_at, locked_until, last_error, payload
+    `SELECT id, user_key, attempts, next_attempt_at, last_error, payload
      FROM delivery_jobs WHERE destination_id = $1 ORDER BY id`,
     [destinationId],
   );
