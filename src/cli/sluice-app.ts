@@ -19,6 +19,7 @@ import { createHttpHandler } from '../http/app';
 import { createAdminRoutes } from '../admin/admin-routes';
 import { destinationOf, validateDestinationConfig } from '../../destinations';
 import { Processor } from '../processor/processor';
+import { ROUTER_SESSION_SETTINGS } from '../router/claim-deliveries';
 import { Router } from '../router/router';
 import { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import type { Logger } from '../log';
@@ -163,6 +164,7 @@ async function start(
       logger,
       applicationName: 'sluice-router',
       connectTimeoutMs: 0,
+      sessionSettings: ROUTER_SESSION_SETTINGS,
     });
     stack.push({ name: 'router database', stop: () => routerDatabase.close() });
     const router = new Router({

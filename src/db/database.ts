@@ -28,6 +28,8 @@ export function createDatabase(
     applicationName?: string;
     /** How long a caller waits for a free connection before an error; 0 waits as long as it takes. */
     connectTimeoutMs?: number;
+    /** Settings every connection of the pool starts with (SET name = value). */
+    sessionSettings?: Record<string, string>;
   },
 ): Database {
   const pool = new pg.Pool({
@@ -35,6 +37,9 @@ export function createDatabase(
     max: options.poolSize,
     application_name: options.applicationName ?? 'sluice',
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    options: Object.entries(options.sessionSettings ?? {})
+      .map(([name, value]) => `-c ${name}=${value}`)
+      .join(' '),
     idleTimeoutMillis: 30_000,
   });
   let closed = false;

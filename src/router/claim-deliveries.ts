@@ -2,22 +2,26 @@
  * Claims due deliveries of one destination for a router round, keeping each user's events in
  * order, without writing a lease to any row:
  *
- * 1. Read up to `limit` due rows in id order, noting for each whether it is its key's oldest row
- *    (one probe of the key_order index). Plain reads: no row locks, no transaction id.
- * 2. Take a session advisory lock per (destination, user key) of those heads, with
- *    pg_try_advisory_lock on the round's own connection: a key locked by another round is in
- *    flight there and is skipped. Holding the key lock is what "in flight" means; it is released
- *    when the round completes — or when its connection closes, so a crashed router's events are
- *    claimable again at once (at least once, nothing lost).
- * 3. For each locked key, read its rows from the oldest on and take the due prefix (rows behind
- *    a row waiting for a retry wait too).
+ * 1. Walk the due rows in id order, taking a session advisory lock per (destination, user key)
+ *    on the round's own connection as the walk goes (pg_try_advisory_lock): a row whose key
+ *    another round holds is in flight there and is passed over without counting towards the
+ *    limit, so concurrent rounds — in this process or another — claim different users instead of
+ *    all finding the same first rows taken. Holding the key lock is what "in flight" means; it is
+ *    released when the round completes, or when its connection closes, so a crashed router's
+ *    events are claimable again at once (at least once, nothing lost).
+ * 2. For each locked key whose oldest row was among them, read its rows from the oldest on,
+ *    after locking, and take the due prefix (rows behind a row waiting for a retry wait too).
  * Rows behind an older row that waits for a retry are pushed to the time it is due, so later
- * claims skip them by the index instead of re-examining them every round — a dead destination
- * costs almost nothing to poll.
+ * walks skip them by the due condition instead of re-examining them every round — a dead
+ * destination costs almost nothing to poll.
  *
  * No UPDATE per claimed row and no row locks: the delivery table is written only when outcomes
- * are recorded (completeRound), and no transaction stays open while requests are in flight, which
+ * are recorded (complete), and no transaction stays open while requests are in flight, which
  * would hold back the processor (see processor/read-ingest-chunk.ts).
+ *
+ * The walk must be an index scan in id order, so that locks are taken only on the rows it
+ * returns: ROUTER_SESSION_SETTINGS keep stale statistics on this fast-changing table from
+ * turning it into a bitmap scan and sort (which would lock every due row's key).
  */
 import type pg from 'pg';
 import { completeDeliveries, type Completion } from './complete-deliveries';
@@ -41,7 +45,10 @@ export interface ClaimOptions {
   perKey: number;
 }
 
-const CANDIDATES = `
+// The key lock is two int4s: the destination's hash and the user key's hash. A collision only
+// makes two keys wait for each other. The lock is the last condition, so it is tried only on
+// due rows; a key may be locked more than once by the same walk (locks nest per session).
+const LOCKED_DUE_ROWS = `
 SELECT id, user_key,
        NOT EXISTS (
          SELECT 1 FROM delivery_jobs o
@@ -49,14 +56,12 @@ SELECT id, user_key,
        ) AS oldest
 FROM delivery_jobs d
 WHERE destination_id = $1 AND next_attempt_at <= now()
+  AND pg_try_advisory_lock(hashtext('sluice.delivery:' || $1), hashtext(d.user_key))
 ORDER BY id
 LIMIT $2`;
 
-// The key lock is two int4s: the destination's hash and the user key's hash. A collision only
-// makes two keys wait for each other.
-const LOCK_KEYS = `
-SELECT k.user_key FROM unnest($2::text[]) AS k(user_key)
-WHERE pg_try_advisory_lock(hashtext('sluice.delivery:' || $1), hashtext(k.user_key))`;
+/** Planner settings for the router's connections; see the comment at the top. */
+export const ROUTER_SESSION_SETTINGS = { enable_bitmapscan: 'off', enable_seqscan: 'off' };
 
 const ROWS_OF_KEYS = `
 SELECT k.user_key, r.segment, r.id, r.source_id, r.message_id, r.received_at, r.payload,
@@ -137,23 +142,16 @@ async function claimOn(
   destinationId: string,
   options: ClaimOptions,
 ): Promise<ClaimedDelivery[][]> {
-  const { rows: candidates } = await client.query<{ id: number; user_key: string; oldest: boolean }>(
-    CANDIDATES,
+  const { rows: walked } = await client.query<{ id: number; user_key: string; oldest: boolean }>(
+    LOCKED_DUE_ROWS,
     [destinationId, options.limit],
   );
-  if (candidates.length === 0) return [];
-  const heads = [...new Set(candidates.filter((row) => row.oldest).map((row) => row.user_key))];
-  const headKeys = new Set(heads);
-  const blocked = candidates.filter((row) => !headKeys.has(row.user_key)).map((row) => row.id);
+  if (walked.length === 0) return [];
+  const heads = new Set(walked.filter((row) => row.oldest).map((row) => row.user_key));
+  const blocked = walked.filter((row) => !heads.has(row.user_key)).map((row) => row.id);
   if (blocked.length > 0) await client.query(PUSH_BACK, [destinationId, blocked]);
-  if (heads.length === 0) return [];
-  const { rows: locked } = await client.query<{ user_key: string }>(LOCK_KEYS, [destinationId, heads]);
-  if (locked.length === 0) return [];
-  const { rows } = await client.query(ROWS_OF_KEYS, [
-    destinationId,
-    locked.map((row) => row.user_key),
-    options.perKey,
-  ]);
+  if (heads.size === 0) return [];
+  const { rows } = await client.query(ROWS_OF_KEYS, [destinationId, [...heads], options.perKey]);
   const groups = new Map<string, ClaimedDelivery[]>();
   const stopped = new Set<string>();
   for (const row of rows) {
