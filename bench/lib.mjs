@@ -45,7 +45,13 @@ export async function startSluice(databaseUrl, { workspace, env = {} } = {}) {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
-    ['--no-node-snapshot', ...nodeArgs, path.join(ROOT, 'dist/src/cli/main.js'), 'start'],
+    [
+      '--no-node-snapshot',
+      '--max-semi-space-size=64',
+      ...nodeArgs,
+      path.join(ROOT, 'dist/src/cli/main.js'),
+      'start',
+    ],
     {
       env: {
         ...process.env,

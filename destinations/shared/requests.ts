@@ -61,11 +61,21 @@ export function joinUrl(base: string, path: string): string {
  * query and headers, which can hold credentials, enter only through a hash.
  */
 export function batchKey(target: RequestTarget, parts: readonly string[] = []): string {
-  const url = new URL(target.url);
   const headers = Object.entries(target.headers).sort(([a], [b]) => a.localeCompare(b));
-  const digest = sha256Hex(JSON.stringify([target.method, target.url, headers, parts]));
-  return `${target.method} ${url.origin}${url.pathname} ${digest.slice(0, 16)}`;
+  const identity = JSON.stringify([target.method, target.url, headers, parts]);
+  // Consecutive requests of a destination mostly share their key: skip the URL parse and hash.
+  if (identity !== lastKey.identity) {
+    const url = new URL(target.url);
+    const digest = sha256Hex(identity);
+    lastKey = {
+      identity,
+      key: `${target.method} ${url.origin}${url.pathname} ${digest.slice(0, 16)}`,
+    };
+  }
+  return lastKey.key;
 }
+
+let lastKey = { identity: '', key: '' };
 
 /**
  * Batching for APIs that take one JSON body around an array of items: `envelope` builds that body

@@ -24,6 +24,7 @@
  * turning it into a bitmap scan and sort (which would lock every due row's key).
  */
 import type pg from 'pg';
+import { holdConnection, releaseConnection } from '../db/held-connection';
 import { completeDeliveries, type Completion } from './complete-deliveries';
 
 export interface ClaimedDelivery {
@@ -101,15 +102,16 @@ export class DeliveryRound {
     destinationId: string,
     options: ClaimOptions,
   ): Promise<DeliveryRound | undefined> {
-    const client = await pool.connect();
+    // Idle while the round's requests are in flight: see holdConnection.
+    const client = await holdConnection(pool);
     try {
       const groups = await claimOn(client, destinationId, options);
       if (groups.length > 0) return new DeliveryRound(client, destinationId, groups);
       await unlockAll(client);
-      client.release();
+      releaseConnection(client);
       return undefined;
     } catch (error) {
-      client.release(true); // a broken connection: its locks go with it
+      releaseConnection(client, true); // a broken connection: its locks go with it
       throw error;
     }
   }
@@ -121,9 +123,9 @@ export class DeliveryRound {
     try {
       await completeDeliveries(this.client, this.destinationId, completion);
       await unlockAll(this.client);
-      this.client.release();
+      releaseConnection(this.client);
     } catch (error) {
-      this.client.release(true);
+      releaseConnection(this.client, true);
       throw error;
     }
   }
@@ -132,8 +134,13 @@ export class DeliveryRound {
   async abandon(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    // Closing the connection drops its locks even if the unlock itself would fail.
-    this.client.release(true);
+    try {
+      await unlockAll(this.client);
+      releaseConnection(this.client);
+    } catch {
+      // Closing the connection drops its locks too, once the server notices.
+      releaseConnection(this.client, true);
+    }
   }
 }
 

@@ -237,17 +237,36 @@ test('a mapping error aborts the event without sending anything', async () => {
 });
 
 test('a round in flight holds its users; a worker that dies mid-delivery loses nothing', async () => {
-  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }, { userId: 'u2', event: 'B' }]);
+  await enqueueDeliveries(database.pool, 'hook', [
+    { userId: 'u1', event: 'A' },
+    { userId: 'u2', event: 'B' },
+  ]);
   // A round claims the rows...
   const round = await DeliveryRound.claim(database.pool, 'hook', { limit: 10, perKey: 5 });
   expect(round!.groups.flat()).toHaveLength(2);
   // ...so another worker finds nothing to do while it is in flight...
   const survivor = worker('hook', vendor.url);
   expect(await survivor.runOnce()).toBe(0);
-  // ...and when its process dies (its connection closes), the rows are claimable at once.
+  // ...and when its process dies, its connection ends and with it the claim: nothing is lost.
+  await database.pool.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+  );
+  await eventually(async () => expect(await survivor.runOnce()).toBe(2));
+  expect(
+    sent()
+      .map((e) => e.event)
+      .sort(),
+  ).toEqual(['A', 'B']);
+  await round!.abandon().catch(() => undefined); // its connection is gone already
+});
+
+test('an abandoned round gives its rows back at once', async () => {
+  await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+  const round = await DeliveryRound.claim(database.pool, 'hook', { limit: 10, perKey: 5 });
+  const other = worker('hook', vendor.url);
+  expect(await other.runOnce()).toBe(0);
   await round!.abandon();
-  expect(await survivor.runOnce()).toBe(2);
-  expect(sent().map((e) => e.event).sort()).toEqual(['A', 'B']);
+  expect(await other.runOnce()).toBe(1);
 });
 
 test('two workers on one destination never send a user’s events out of order or twice', async () => {
