@@ -69,11 +69,7 @@ export async function completeDeliveries(
          SET next_attempt_at = r.next_attempt_at
          FROM unnest($2::bigint[], $3::timestamptz[]) AS r(id, next_attempt_at)
          WHERE j.destination_id = $1 AND j.id = r.id`,
-        [
-          destinationId,
-          released.map((row) => row.id),
-          released.map((row) => row.nextAttemptAt),
-        ],
+        [destinationId, released.map((row) => row.id), released.map((row) => row.nextAttemptAt)],
       );
     }
     if (aborted.length > 0) {
