@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { defineDestination } from '../../destinations/destination';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
-import { DeliveryRound } from '../../src/router/claim-deliveries';
+import { createDatabase } from '../../src/db/database';
+import { DeliveryRound, ROUTER_SESSION_SETTINGS } from '../../src/router/claim-deliveries';
 import { listDeadLetters, replayDeadLetters } from '../../src/router/dead-letters';
 import { DestinationWorker, type DeliveryPolicy } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs, testHook } from '../support/deliveries';
@@ -351,4 +352,41 @@ describe('batching', () => {
     expect(vendor.requests.length).toBeGreaterThanOrEqual(3);
     expect(vendor.requests.every((r) => r.body.length < 1100)).toBe(true);
   });
+});
+
+test('a round locks only the users it claims, even when planner statistics are stale', async () => {
+  // Statistics taken when most rows had been delivered (few live rows on many pages), then a
+  // backlog: the planner now expects few due rows and would rather bitmap-scan and sort all of
+  // them, locking every one's user on the way (seen in bench/deliver).
+  const fill = (from: number, to: number) =>
+    database.pool.query(
+      `INSERT INTO delivery_jobs (segment, destination_id, user_key, source_id, message_id, received_at, payload)
+       SELECT (SELECT max(segment) FROM delivery_segments), 'hook', 'user-' || i, 'web', 'm-' || i, now(),
+              json_build_object('pad', repeat('x', 900))
+       FROM generate_series($1::int, $2::int) AS i`,
+      [from, to],
+    );
+  await fill(1, 50_000);
+  await database.pool.query(
+    'DELETE FROM delivery_jobs WHERE id > (SELECT min(id) + 999 FROM delivery_jobs)',
+  );
+  await database.pool.query('ANALYZE delivery_jobs');
+  await fill(50_001, 100_000);
+  const routerDatabase = createDatabase(database.url, {
+    poolSize: 1,
+    logger: createLogger('silent'),
+    sessionSettings: ROUTER_SESSION_SETTINGS,
+  });
+  try {
+    const round = await DeliveryRound.claim(routerDatabase.pool, 'hook', { limit: 500, perKey: 1 });
+    expect(round!.groups).toHaveLength(500);
+    expect(round!.groups[0][0].messageId).toBe('m-1');
+    const { rows } = await database.pool.query<{ locks: number }>(
+      `SELECT count(*)::int AS locks FROM pg_locks WHERE locktype = 'advisory' AND granted`,
+    );
+    expect(rows[0].locks).toBe(500);
+    await round!.abandon();
+  } finally {
+    await routerDatabase.close();
+  }
 });
