@@ -88,28 +88,39 @@ const sandbox = new TransformationSandbox({
 });
 const code = { id: 'bench', name: 'bench.js', source: SOURCE, libraries: [] };
 
-async function measure(step) {
-  const started = performance.now();
-  let kept = 0;
-  for (let done = 0; done < EVENTS; done += BATCH) {
-    const results = await step(batches[(done / BATCH) % batches.length]);
-    for (const result of results) kept += result.events.length;
+/**
+ * Events/s of each path over EVENTS events, run in alternating slices of SLICE events so that
+ * both see the same machine: on a shared 2-core machine the speed of either drifts by ±20% from
+ * minute to minute, which separate runs would read as a difference between the paths.
+ */
+const SLICE = 10 * BATCH;
+async function compare(paths) {
+  const seconds = paths.map(() => 0);
+  const kept = paths.map(() => 0);
+  for (let done = 0; done < EVENTS; done += SLICE) {
+    for (let p = 0; p < paths.length; p++) {
+      const started = performance.now();
+      for (let b = 0; b < SLICE; b += BATCH) {
+        const results = await paths[p](batches[((done + b) / BATCH) % batches.length]);
+        for (const result of results) kept[p] += result.events.length;
+      }
+      seconds[p] += (performance.now() - started) / 1000;
+    }
   }
-  const seconds = (performance.now() - started) / 1000;
-  return { perSecond: EVENTS / seconds, kept };
+  if (kept.some((count) => count !== kept[0])) throw new Error('the paths disagree');
+  return seconds.map((s) => EVENTS / s);
 }
 
 const figures = { objects: { sandbox: [], inProcess: [] }, json: { sandbox: [], inProcess: [] } };
-await measure(async (batch) => (await sandbox.run(code, batch.texts, batch.metadata)).results);
+await compare([async (batch) => (await sandbox.run(code, batch.texts, batch.metadata)).results]);
 for (let round = 0; round < ROUNDS; round++) {
   for (const output of ['objects', 'json']) {
-    const viaSandbox = await measure(
+    const [viaSandbox, direct] = await compare([
       async (batch) => (await sandbox.run(code, batch.texts, batch.metadata, { output })).results,
-    );
-    const direct = await measure(async (batch) => inProcess(batch, output));
-    if (viaSandbox.kept !== direct.kept) throw new Error('the two paths disagree');
-    figures[output].sandbox.push(viaSandbox.perSecond);
-    figures[output].inProcess.push(direct.perSecond);
+      async (batch) => inProcess(batch, output),
+    ]);
+    figures[output].sandbox.push(viaSandbox);
+    figures[output].inProcess.push(direct);
   }
 }
 sandbox.dispose();
