@@ -1,6 +1,7 @@
 /**
  * What one connection makes of a set of events: the connection's transformations run over them
- * (once, as a batch) and every output becomes a delivery row for the connection's destination;
+ * (once, as a batch) and every output becomes a row for the connection's destination (queued for
+ * the router, or staged for a warehouse's loader);
  * every event a transformation fails becomes a failed-event row. Shared by the processor and the
  * replay of failed events.
  */
@@ -45,6 +46,7 @@ export async function connectionOutput(
       messageId: typeof event.messageId === 'string' ? event.messageId : input.messageId,
       receivedAt: input.receivedAt,
       payload: payload ?? JSON.stringify(event),
+      warehouse: route.module.kind === 'warehouse',
     });
   if (route.transformations.length === 0) {
     for (const input of inputs) deliver(input, input.event, input.eventText);

@@ -131,7 +131,6 @@ export class Processor {
     for (const item of events) {
       for (const route of routes.get(item.record.sourceId) ?? []) {
         if (rejection(route, item.event) !== undefined) continue;
-        if (route.module.kind !== 'tool') continue; // warehouse loading is not built yet
         const list = perRoute.get(route) ?? [];
         list.push(item);
         perRoute.set(route, list);

@@ -1,7 +1,8 @@
 /**
- * Writes the processor's output inside a caller's transaction: delivery rows into the head
- * segment of the delivery queue (in the order given, which is the order per user), and failed
- * events. Used by the hand-off and by the replay of failed events.
+ * Writes the processor's output inside a caller's transaction: rows for tool destinations into
+ * the head segment of the delivery queue (in the order given, which is the order per user), rows
+ * for warehouse destinations into warehouse staging, and failed events. Used by the hand-off and
+ * by the replay of failed events.
  */
 import type pg from 'pg';
 import { joinColumn, splitColumn } from '../queue/text-columns';
@@ -16,6 +17,8 @@ export interface DeliveryRow {
   receivedAt: string;
   /** The event to deliver, as JSON text. */
   payload: string;
+  /** Bound for a warehouse: staged for its loader instead of queued for the router. */
+  warehouse: boolean;
 }
 
 export interface FailedEventRow {
@@ -39,6 +42,13 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $
   WITH ORDINALITY AS t(destination_id, user_key, source_id, message_id, received_at, payload, ord)
 ORDER BY ord`;
 
+const INSERT_STAGED = `
+INSERT INTO warehouse_staging (destination_id, user_key, source_id, message_id, received_at, payload)
+SELECT destination_id, user_key, source_id, message_id, received_at, payload
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], ${splitColumn(6)})
+  WITH ORDINALITY AS t(destination_id, user_key, source_id, message_id, received_at, payload, ord)
+ORDER BY ord`;
+
 const INSERT_FAILURES = `
 INSERT INTO failed_events
   (source_id, destination_id, transformation_id, message_id, user_key, received_at, error, stack, event)
@@ -49,15 +59,21 @@ export async function insertDeliveries(
   client: pg.PoolClient,
   rows: readonly DeliveryRow[],
 ): Promise<void> {
-  if (rows.length === 0) return;
-  await client.query(INSERT_DELIVERIES, [
+  const queued = rows.filter((row) => !row.warehouse);
+  const staged = rows.filter((row) => row.warehouse);
+  if (queued.length > 0) await client.query(INSERT_DELIVERIES, columnsOf(queued));
+  if (staged.length > 0) await client.query(INSERT_STAGED, columnsOf(staged));
+}
+
+function columnsOf(rows: readonly DeliveryRow[]): unknown[] {
+  return [
     rows.map((row) => row.destinationId),
     rows.map((row) => row.userKey),
     rows.map((row) => row.sourceId),
     rows.map((row) => row.messageId),
     rows.map((row) => row.receivedAt),
     joinColumn(rows, (row) => row.payload),
-  ]);
+  ];
 }
 
 export async function insertFailedEvents(

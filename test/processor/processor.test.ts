@@ -15,7 +15,7 @@ import { Processor, type ProcessorOptions } from '../../src/processor/processor'
 import { readIngestChunk } from '../../src/processor/read-ingest-chunk';
 import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import { testHook } from '../support/deliveries';
-import { deliveryRows, ingestEvents } from '../support/ingest-events';
+import { deliveryRows, stagedRows, ingestEvents } from '../support/ingest-events';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../support/test-database';
 import pg from 'pg';
 
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await database.pool.query(
-    `TRUNCATE ingest_jobs, delivery_jobs, failed_events, ingest_message_ids;
+    `TRUNCATE ingest_jobs, delivery_jobs, warehouse_staging, failed_events, ingest_message_ids;
      UPDATE ingest_cursors SET txid = '0', id = 0;
      UPDATE processor_leases SET member = NULL, expires_at = '-infinity';
      DELETE FROM processor_members;`,
@@ -139,11 +139,23 @@ test('the integrations object: All, names, ids, object values, and warehouses', 
       .filter((r) => r.event.event === event)
       .map((r) => r.destination_id)
       .sort();
-  expect(to('all off')).toEqual([]); // the warehouse is not a tool destination: no delivery row
+  expect(to('all off')).toEqual([]);
   expect(to('all off but A by name')).toEqual(['hook-a']);
   expect(to('B off by id')).toEqual(['hook-a']);
   expect(to('type name with options')).toEqual(['hook-a', 'hook-b']);
   expect(to('null disables')).toEqual([]);
+  // The warehouse gets every event, All: false included (as in Segment), staged for its loader
+  // rather than queued for the router.
+  expect(rows.some((r) => r.destination_id === 'wh')).toBe(false);
+  const staged = await stagedRows(database.pool, 'wh');
+  expect(staged.map((r) => r.event.event)).toEqual([
+    'all off',
+    'all off but A by name',
+    'B off by id',
+    'type name with options',
+    'null disables',
+  ]);
+  expect(staged.every((r) => r.user_key === 'u' && r.source_id === 'web')).toBe(true);
 });
 
 test('an SDK retry of an event already handed on is dropped, in a later chunk or the same one', async () => {
@@ -224,6 +236,7 @@ test('a chunk read before another processor handed it off is never handed off ag
         messageId: 'm',
         receivedAt: new Date().toISOString(),
         payload: '{}',
+        warehouse: false,
       },
     ],
     failures: [],

@@ -6,7 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Destination } from '../../destinations/destination';
+import { defineDestination, type Destination } from '../../destinations/destination';
 import { loadWorkspace, type Workspace } from '../../src/config/workspace';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
@@ -14,14 +14,20 @@ import { Processor } from '../../src/processor/processor';
 import { listFailedEvents, replayFailedEvents } from '../../src/processor/replay-failed-events';
 import { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import { testHook } from '../support/deliveries';
-import { deliveryRows, ingestEvents } from '../support/ingest-events';
+import { deliveryRows, ingestEvents, stagedRows } from '../support/ingest-events';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 let database: TestDatabase;
 let sandbox: TransformationSandbox;
 let dir: string;
+const warehouse = defineDestination({
+  ...testHook(),
+  type: 'testwarehouse',
+  kind: 'warehouse',
+  integrationName: 'Test Warehouse',
+});
 const REGISTRY = (type: string) =>
-  type === 'testhook' ? (testHook() as Destination<unknown>) : undefined;
+  ({ testhook: testHook(), testwarehouse: warehouse })[type] as Destination<unknown> | undefined;
 
 const TRANSFORM = (version: string) => `
 // Tags events with the code version; drops heartbeats; fails on purpose for "explode".
@@ -55,10 +61,12 @@ function workspace(code: string): Workspace {
   - { id: web, writeKey: web-write-key }
 destinations:
   - { id: hook, type: testhook, config: { url: "http://hook.invalid" } }
+  - { id: wh, type: testwarehouse, config: { url: "http://wh.invalid" } }
 transformations:
   - { id: tag, file: tag.js }
 connections:
   - { source: web, destination: hook, transformations: [tag] }
+  - { source: web, destination: wh, transformations: [tag] }
 `,
   );
   return loadWorkspace(path.join(dir, 'sluice.yaml'));
@@ -103,6 +111,14 @@ test('outputs become deliveries, drops and fan-outs included; failures are recor
   });
   expect(failed[0].stack).toMatch(/tag\.js:5/);
   expect(failed[0].event).toMatchObject({ event: 'Bad', properties: { explode: true } });
+
+  // The warehouse connection runs the same code; its outputs are staged for the loader.
+  const staged = (await stagedRows(database.pool, 'wh')).map((row) => row.event);
+  expect(staged.map((event) => event.event).sort()).toEqual(['One', 'Signed Up', 'Two']);
+  expect(staged.find((e) => e.event === 'Signed Up')!.properties).toMatchObject({
+    destination: 'wh',
+  });
+  expect(await listFailedEvents(database.pool, { destinationId: 'wh' })).toHaveLength(1);
 });
 
 test('after the code is fixed, replay sends the failed events on; edited code applies without a restart', async () => {
@@ -117,14 +133,18 @@ test('after the code is fixed, replay sends the failed events on; edited code ap
   const ws = loadWorkspace(path.join(dir, 'sluice.yaml'));
   const result = await replayFailedEvents(
     { pool: database.pool, workspace: ws, destinations: REGISTRY, sandbox },
-    { destinationId: 'hook' },
+    {},
   );
-  expect(result).toEqual({ replayed: 1, failedAgain: 0, skipped: 0 });
+  expect(result).toEqual({ replayed: 2, failedAgain: 0, skipped: 0 });
   expect(await listFailedEvents(database.pool, {})).toEqual([]);
   const bad = (await deliveryRows(database.pool, 'hook'))
     .map((row) => row.event)
     .find((e) => e.event === 'Bad')!;
   expect(bad.properties).toMatchObject({ explode: true, fixed: true, version: 'v2' });
+  const stagedBad = (await stagedRows(database.pool, 'wh'))
+    .map((row) => row.event)
+    .find((e) => e.event === 'Bad')!;
+  expect(stagedBad.properties).toMatchObject({ fixed: true, destination: 'wh' });
 
   // New events through the same workspace object pick up the edited file.
   await ingestEvents(database.pool, 'web', [{ userId: 'u9', event: 'Later' }]);

@@ -46,3 +46,13 @@ export async function deliveryRows(pool: pg.Pool, destinationId?: string) {
   );
   return rows.map((row) => ({ ...row, event: JSON.parse(row.payload) as SegmentEvent }));
 }
+
+/** Rows staged for warehouse destinations, in the order written. */
+export async function stagedRows(pool: pg.Pool, destinationId?: string) {
+  const { rows } = await pool.query(
+    `SELECT id, destination_id, user_key, source_id, message_id, payload FROM warehouse_staging
+     WHERE $1::text IS NULL OR destination_id = $1 ORDER BY id`,
+    [destinationId ?? null],
+  );
+  return rows.map((row) => ({ ...row, event: JSON.parse(row.payload) as SegmentEvent }));
+}
