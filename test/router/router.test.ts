@@ -36,6 +36,9 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((worker) => worker.stop()));
 });
 
+/** pg_locks lists the whole server's locks: other test files' databases hold some too. */
+const THIS_DATABASE = '(SELECT oid FROM pg_database WHERE datname = current_database())';
+
 const POLICY: DeliveryPolicy = {
   maxConcurrency: 4,
   timeoutMs: 2000,
@@ -250,7 +253,8 @@ test('a round in flight holds its users; a worker that dies mid-delivery loses n
   expect(await survivor.runOnce()).toBe(0);
   // ...and when its process dies, its connection ends and with it the claim: nothing is lost.
   await database.pool.query(
-    `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`,
+    `SELECT pg_terminate_backend(pid) FROM pg_locks
+     WHERE locktype = 'advisory' AND database = ${THIS_DATABASE} AND pid <> pg_backend_pid()`,
   );
   await eventually(async () => expect(await survivor.runOnce()).toBe(2));
   expect(
@@ -382,7 +386,8 @@ test('a round locks only the users it claims, even when planner statistics are s
     expect(round!.groups).toHaveLength(500);
     expect(round!.groups[0][0].messageId).toBe('m-1');
     const { rows } = await database.pool.query<{ locks: number }>(
-      `SELECT count(*)::int AS locks FROM pg_locks WHERE locktype = 'advisory' AND granted`,
+      `SELECT count(*)::int AS locks FROM pg_locks
+       WHERE locktype = 'advisory' AND database = ${THIS_DATABASE} AND granted`,
     );
     expect(rows[0].locks).toBe(500);
     await round!.abandon();
