@@ -1,6 +1,6 @@
 // The sandbox's contract with transformation authors: return forms, async code, metadata,
 // transformBatch mapping, error reports, logs and input/output forms.
-import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
+import { CALL_EVENTS, type TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import { code, createSandbox, errorOf, eventsOf, metadataFor, runOn, trackEvent } from './helpers';
 
 let sandbox: TransformationSandbox;
@@ -258,6 +258,51 @@ describe('input and output forms', () => {
   test('no events need no isolate; mismatched metadata is a caller bug', async () => {
     await expect(sandbox.run(transformation, [], [])).resolves.toEqual({ results: [], logs: [] });
     await expect(sandbox.run(transformation, [trackEvent(0)], [])).rejects.toThrow(RangeError);
+  });
+});
+
+describe('runs over more than one call', () => {
+  const count = CALL_EVENTS * 2 + 7;
+  const events = Array.from({ length: count }, (_, i) => trackEvent(i));
+
+  test('results and log indexes line up with the inputs across calls; failures stay put', async () => {
+    const transformation = code(`
+      export function transformEvent(event) {
+        const i = event.properties.index;
+        if (i % 97 === 5) throw new Error('bad ' + i);
+        if (i % 2 === 1) log('odd', i);
+        return i % 3 === 0 ? [event, event] : event;
+      }
+    `);
+    const run = await runOn(sandbox, transformation, events);
+    expect(run.results).toHaveLength(count);
+    for (let i = 0; i < count; i++) {
+      if (i % 97 === 5) expect(errorOf(run, i).message).toBe(`bad ${i}`);
+      else expect(eventsOf(run, i)).toHaveLength(i % 3 === 0 ? 2 : 1);
+    }
+    expect(eventsOf(run, count - 1)).toEqual([trackEvent(count - 1)]);
+    const logged = events.filter((_, i) => i % 2 === 1 && i % 97 !== 5);
+    expect(run.logs).toHaveLength(logged.length);
+    for (const log of run.logs) expect(log.message).toBe(`odd ${log.eventIndex}`);
+  });
+
+  test('transformBatch gets the events in calls of at most CALL_EVENTS, in order', async () => {
+    const transformation = code(`
+      export function transformBatch(events) {
+        return events.map((e) => ({ ...e, properties: { ...e.properties, size: events.length } }));
+      }
+    `);
+    const run = await runOn(sandbox, transformation, events);
+    const outputs = run.results.map(
+      (_, i) => eventsOf(run, i)[0] as { messageId: string; properties: { size: number } },
+    );
+    const sizes = outputs.map((output) => output.properties.size);
+    expect(sizes).toEqual([
+      ...Array<number>(CALL_EVENTS).fill(CALL_EVENTS),
+      ...Array<number>(CALL_EVENTS).fill(CALL_EVENTS),
+      ...Array<number>(7).fill(7),
+    ]);
+    expect(outputs.map((output) => output.messageId)).toEqual(events.map((e) => e.messageId));
   });
 });
 
