@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { guardedFetch, type FetchRules } from './guarded-fetch';
-import { SandboxIsolate } from './sandbox-isolate';
+import { SandboxIsolate, type CallOutcome } from './sandbox-isolate';
 import { decodeResult, encodePayload, failedRun, type OutputForm } from './wire-format';
 
 /**
@@ -164,20 +164,22 @@ export class TransformationSandbox {
     if (events.length === 0) return { results: [], logs: [] };
     const isolate = this.#isolateFor(code);
     const output = options.output ?? 'objects';
-    const calls: Array<Promise<SandboxRun>> = [];
+    const calls: Array<{ outcome: Promise<CallOutcome>; count: number }> = [];
     for (let start = 0; start < events.length; start += CALL_EVENTS) {
       const end = Math.min(events.length, start + CALL_EVENTS);
       const payload = encodePayload(events.slice(start, end), metadata.slice(start, end));
-      calls.push(
-        isolate.call(payload, this.#limits.timeoutMs).then((outcome) => {
-          if (!outcome.ok) return failedRun(end - start, outcome.error);
-          return decodeResult(outcome.parts, end - start, output);
-        }),
-      );
+      calls.push({ outcome: isolate.call(payload, this.#limits.timeoutMs), count: end - start });
       // Let that call reach the isolate's thread before this one encodes the next slice.
       await null;
     }
-    return joinRuns(await Promise.all(calls));
+    // Decoding is attached after every call was queued, so when a call ends the next one starts
+    // on the isolate before this thread decodes the one that ended.
+    const runs = calls.map(({ outcome, count }) =>
+      outcome.then((result) =>
+        result.ok ? decodeResult(result.parts, count, output) : failedRun(count, result.error),
+      ),
+    );
+    return joinRuns(await Promise.all(runs));
   }
 
   /**
