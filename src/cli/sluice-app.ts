@@ -38,8 +38,8 @@ export interface RunningSluice {
   stop(): Promise<void>;
 }
 
-/** Connections of the router (per process): rounds beyond it wait for one to be free. */
-const ROUTER_POOL_SIZE = 24;
+/** Connections of the router (per process): rounds hold none while their requests are out. */
+const ROUTER_POOL_SIZE = 10;
 
 interface Stoppable {
   name: string;
@@ -156,14 +156,12 @@ async function start(
     stack.push({ name: 'processor', stop: () => processor.stop() });
   }
   if (roles.has('router')) {
-    // Its own pool: a round holds a connection (and its users' locks) while its requests are in
-    // flight, and a slow destination must not take the connections the gateway commits with.
-    // Rounds beyond the pool's size wait for a connection rather than fail.
+    // Its own pool: its connections plan the claim walk as an index scan (see
+    // claim-deliveries.ts), and one of them holds the process's user locks.
     const routerDatabase = createDatabase(databaseUrl, {
       poolSize: ROUTER_POOL_SIZE,
       logger,
       applicationName: 'sluice-router',
-      connectTimeoutMs: 0,
       sessionSettings: ROUTER_SESSION_SETTINGS,
     });
     stack.push({ name: 'router database', stop: () => routerDatabase.close() });

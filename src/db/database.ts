@@ -26,8 +26,6 @@ export function createDatabase(
     poolSize: number;
     logger: Logger;
     applicationName?: string;
-    /** How long a caller waits for a free connection before an error; 0 waits as long as it takes. */
-    connectTimeoutMs?: number;
     /** Settings every connection of the pool starts with (SET name = value). */
     sessionSettings?: Record<string, string>;
   },
@@ -36,7 +34,7 @@ export function createDatabase(
     connectionString,
     max: options.poolSize,
     application_name: options.applicationName ?? 'sluice',
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    connectionTimeoutMillis: 5000,
     options: Object.entries(options.sessionSettings ?? {})
       .map(([name, value]) => `-c ${name}=${value}`)
       .join(' '),

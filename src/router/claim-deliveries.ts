@@ -2,30 +2,28 @@
  * Claims due deliveries of one destination for a router round, keeping each user's events in
  * order, without writing a lease to any row:
  *
- * 1. Walk the due rows in id order, taking a session advisory lock per (destination, user key)
- *    on the round's own connection as the walk goes (pg_try_advisory_lock): a row whose key
- *    another round holds is in flight there and is passed over without counting towards the
- *    limit, so concurrent rounds — in this process or another — claim different users instead of
- *    all finding the same first rows taken. Holding the key lock is what "in flight" means; it is
- *    released when the round completes, or when its connection closes, so a crashed router's
- *    events are claimable again at once (at least once, nothing lost).
- * 2. For each locked key whose oldest row was among them, read its rows from the oldest on,
- *    after locking, and take the due prefix (rows behind a row waiting for a retry wait too).
+ * 1. Walk the due rows in id order, passing over the rows of user keys that some round holds
+ *    (their (destination, user key) advisory lock is taken: see delivery-locks.ts), noting for
+ *    each row whether it is its key's oldest. Rounds in flight — in this process or another — so
+ *    take nothing from the limit, and concurrent rounds claim different users.
+ * 2. Lock the keys whose oldest row was found. A key is in flight for as long as it is locked.
+ * 3. For each locked key, read its rows from the oldest on, after locking, and take the due
+ *    prefix (rows behind a row waiting for a retry wait too).
  * Rows behind an older row that waits for a retry are pushed to the time it is due, so later
  * walks skip them by the due condition instead of re-examining them every round — a dead
  * destination costs almost nothing to poll.
  *
  * No UPDATE per claimed row and no row locks: the delivery table is written only when outcomes
- * are recorded (complete), and no transaction stays open while requests are in flight, which
- * would hold back the processor (see processor/read-ingest-chunk.ts).
+ * are recorded (complete), and no connection or transaction is held while requests are in
+ * flight, so a slow destination ties up no database resources and never holds back the
+ * processor (see processor/read-ingest-chunk.ts).
  *
- * The walk must be an index scan in id order, so that locks are taken only on the rows it
- * returns: ROUTER_SESSION_SETTINGS keep stale statistics on this fast-changing table from
- * turning it into a bitmap scan and sort (which would lock every due row's key).
+ * The walk must be an index scan in id order: ROUTER_SESSION_SETTINGS keep stale statistics on
+ * this fast-changing table from turning it into a bitmap scan and sort of every due row.
  */
 import type pg from 'pg';
-import { holdConnection, releaseConnection } from '../db/held-connection';
 import { completeDeliveries, type Completion } from './complete-deliveries';
+import type { DeliveryLocks, HeldKeys } from './delivery-locks';
 
 export interface ClaimedDelivery {
   segment: number;
@@ -46,10 +44,9 @@ export interface ClaimOptions {
   perKey: number;
 }
 
-// The key lock is two int4s: the destination's hash and the user key's hash. A collision only
-// makes two keys wait for each other. The lock is the last condition, so it is tried only on
-// due rows; a key may be locked more than once by the same walk (locks nest per session).
-const LOCKED_DUE_ROWS = `
+// Locks as delivery-locks.ts takes them: the destination's hash, then the user key's hash. The
+// held keys are read once per walk (a hashed subplan); pg_locks shows the int4s as unsigned oids.
+export const DUE_ROWS = `
 SELECT id, user_key,
        NOT EXISTS (
          SELECT 1 FROM delivery_jobs o
@@ -57,7 +54,12 @@ SELECT id, user_key,
        ) AS oldest
 FROM delivery_jobs d
 WHERE destination_id = $1 AND next_attempt_at <= now()
-  AND pg_try_advisory_lock(hashtext('sluice.delivery:' || $1), hashtext(d.user_key))
+  AND (hashtext(d.user_key)::bigint & 4294967295) NOT IN (
+    SELECT objid::bigint FROM pg_locks
+    WHERE locktype = 'advisory' AND objsubid = 2
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND classid = (hashtext('sluice.delivery:' || $1)::bigint & 4294967295)::oid
+  )
 ORDER BY id
 LIMIT $2`;
 
@@ -90,43 +92,56 @@ export class DeliveryRound {
   #done = false;
 
   private constructor(
-    private readonly client: pg.PoolClient,
-    readonly destinationId: string,
+    private readonly pool: pg.Pool,
+    private readonly locks: DeliveryLocks,
+    private readonly held: HeldKeys,
     /** The claimed rows grouped per user key, each group in order. */
     readonly groups: ClaimedDelivery[][],
   ) {}
 
+  get destinationId(): string {
+    return this.held.destinationId;
+  }
+
   /** Claims a round, or returns undefined when nothing is due. */
   static async claim(
     pool: pg.Pool,
+    locks: DeliveryLocks,
     destinationId: string,
     options: ClaimOptions,
   ): Promise<DeliveryRound | undefined> {
-    // Idle while the round's requests are in flight: see holdConnection.
-    const client = await holdConnection(pool);
+    const { rows: walked } = await pool.query<{ id: number; user_key: string; oldest: boolean }>(
+      DUE_ROWS,
+      [destinationId, options.limit],
+    );
+    if (walked.length === 0) return undefined;
+    const heads = [...new Set(walked.filter((row) => row.oldest).map((row) => row.user_key))];
+    const headKeys = new Set(heads);
+    const blocked = walked.filter((row) => !headKeys.has(row.user_key)).map((row) => row.id);
+    if (blocked.length > 0) await pool.query(PUSH_BACK, [destinationId, blocked]);
+    if (heads.length === 0) return undefined;
+    const held = await locks.lock(destinationId, heads);
+    if (held.keys.length === 0) return undefined;
+    let groups: ClaimedDelivery[][];
     try {
-      const groups = await claimOn(client, destinationId, options);
-      if (groups.length > 0) return new DeliveryRound(client, destinationId, groups);
-      await unlockAll(client);
-      releaseConnection(client);
-      return undefined;
+      groups = await rowsOf(pool, held, options.perKey);
     } catch (error) {
-      releaseConnection(client, true); // a broken connection: its locks go with it
+      await locks.unlock(held);
       throw error;
     }
+    if (groups.length > 0) return new DeliveryRound(pool, locks, held, groups);
+    await locks.unlock(held);
+    return undefined;
   }
 
-  /** Records the outcomes, then frees the round's keys and connection. */
+  /** Records the outcomes, then frees the round's keys (also when recording failed). */
   async complete(completion: Completion): Promise<void> {
     if (this.#done) return;
     this.#done = true;
     try {
-      await completeDeliveries(this.client, this.destinationId, completion);
-      await unlockAll(this.client);
-      releaseConnection(this.client);
-    } catch (error) {
-      releaseConnection(this.client, true);
-      throw error;
+      await completeDeliveries(this.pool, this.destinationId, completion);
+    } finally {
+      await this.locks.unlock(this.held);
     }
   }
 
@@ -134,31 +149,13 @@ export class DeliveryRound {
   async abandon(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    try {
-      await unlockAll(this.client);
-      releaseConnection(this.client);
-    } catch {
-      // Closing the connection drops its locks too, once the server notices.
-      releaseConnection(this.client, true);
-    }
+    await this.locks.unlock(this.held);
   }
 }
 
-async function claimOn(
-  client: pg.PoolClient,
-  destinationId: string,
-  options: ClaimOptions,
-): Promise<ClaimedDelivery[][]> {
-  const { rows: walked } = await client.query<{ id: number; user_key: string; oldest: boolean }>(
-    LOCKED_DUE_ROWS,
-    [destinationId, options.limit],
-  );
-  if (walked.length === 0) return [];
-  const heads = new Set(walked.filter((row) => row.oldest).map((row) => row.user_key));
-  const blocked = walked.filter((row) => !heads.has(row.user_key)).map((row) => row.id);
-  if (blocked.length > 0) await client.query(PUSH_BACK, [destinationId, blocked]);
-  if (heads.size === 0) return [];
-  const { rows } = await client.query(ROWS_OF_KEYS, [destinationId, [...heads], options.perKey]);
+/** The locked keys' rows, read after locking: the due prefix of each, users in queue order. */
+async function rowsOf(pool: pg.Pool, held: HeldKeys, perKey: number): Promise<ClaimedDelivery[][]> {
+  const { rows } = await pool.query(ROWS_OF_KEYS, [held.destinationId, held.keys, perKey]);
   const groups = new Map<string, ClaimedDelivery[]>();
   const stopped = new Set<string>();
   for (const row of rows) {
@@ -183,8 +180,4 @@ async function claimOn(
   }
   // Users in the order of their oldest event, as the queue has them.
   return [...groups.values()].sort((a, b) => a[0].id - b[0].id);
-}
-
-async function unlockAll(client: pg.PoolClient): Promise<void> {
-  await client.query('SELECT pg_advisory_unlock_all()');
 }

@@ -34,14 +34,14 @@ export interface Completion {
 
 /** Records the outcomes of one destination's rows (found by (destination_id, id), its index). */
 export async function completeDeliveries(
-  client: pg.PoolClient,
+  pool: pg.Pool,
   destinationId: string,
   completion: Completion,
 ): Promise<void> {
   const { delivered, retried, aborted } = completion;
   const released = completion.released.filter((row) => row.nextAttemptAt !== undefined);
   if (delivered.length + retried.length + released.length + aborted.length === 0) return;
-  await withTransaction(client, async (client) => {
+  await withTransaction(pool, async (client) => {
     if (delivered.length > 0) {
       await client.query(
         'DELETE FROM delivery_jobs WHERE destination_id = $1 AND id = ANY($2::bigint[])',

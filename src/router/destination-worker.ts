@@ -22,6 +22,7 @@ import type { Metrics } from '../metrics';
 import { PollLoop } from '../poll-loop';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { DeliveryRound, type ClaimedDelivery } from './claim-deliveries';
+import type { DeliveryLocks } from './delivery-locks';
 import type { Completion } from './complete-deliveries';
 import type { DeliveryOutcome } from './delivery-outcome';
 import { sendRequest, type SendResult } from './send-request';
@@ -81,12 +82,15 @@ export class DestinationWorker {
   #inFlight = 0;
   #waitingForSlot: Array<() => void> = [];
   #recentRequests: number[] = [];
+  #claiming: Promise<unknown> = Promise.resolve();
   /** Credentials to mask in stored requests, as written and as escaped in JSON and URLs. */
   readonly #credentials: string[];
 
   constructor(
     private readonly deps: {
       pool: pg.Pool;
+      /** The process's keys in flight, shared by every destination's worker. */
+      locks: DeliveryLocks;
       logger: Logger;
       metrics: Metrics;
       fetch?: typeof fetch;
@@ -131,10 +135,16 @@ export class DestinationWorker {
   /** Claims and delivers one batch; returns the rows claimed. */
   async runOnce(): Promise<number> {
     const started = performance.now();
-    const round = await DeliveryRound.claim(this.deps.pool, this.destinationId, {
-      limit: this.options.claimLimit,
-      perKey: this.module.batching ? Math.min(this.module.batching.maxItems, 100) : 20,
-    });
+    // One claim at a time per worker: a claim walks past the users that rounds in flight have
+    // locked, and two walking at once would find the same users and one of them would lose.
+    const claim = this.#claiming.then(() =>
+      DeliveryRound.claim(this.deps.pool, this.deps.locks, this.destinationId, {
+        limit: this.options.claimLimit,
+        perKey: this.module.batching ? Math.min(this.module.batching.maxItems, 100) : 20,
+      }),
+    );
+    this.#claiming = claim.catch(() => undefined);
+    const round = await claim;
     if (!round) return 0;
     const groups = round.groups;
     const claimedAt = performance.now();

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DestinationConfig, Workspace } from '../config/workspace';
 import type { Metrics } from '../metrics';
 import type { DestinationRegistry } from '../processor/routing';
+import { DeliveryLocks } from './delivery-locks';
 import {
   DEFAULT_WORKER_OPTIONS,
   DestinationWorker,
@@ -24,11 +25,15 @@ export interface RouterDeps {
 export class Router {
   #workers = new Map<string, { worker: DestinationWorker; fingerprint: string }>();
   #started = false;
+  /** The users in flight, for every destination of this process (one connection). */
+  readonly #locks: DeliveryLocks;
 
   constructor(
     private readonly deps: RouterDeps,
     private readonly options: Partial<WorkerOptions> = {},
-  ) {}
+  ) {
+    this.#locks = new DeliveryLocks(deps.pool);
+  }
 
   /** Starts workers for `workspace`'s destinations (and reconciles on later calls). */
   async apply(workspace: Workspace): Promise<void> {
@@ -47,7 +52,7 @@ export class Router {
     for (const [id, destination] of wanted) {
       if (this.#workers.has(id)) continue;
       const worker = new DestinationWorker(
-        this.deps,
+        { ...this.deps, locks: this.#locks },
         id,
         this.deps.destinations(destination.type)!,
         { config: destination.config, destination: { id, name: destination.name } },
@@ -68,6 +73,7 @@ export class Router {
   async stop(): Promise<void> {
     this.#started = false;
     await Promise.all([...this.#workers.values()].map(({ worker }) => worker.stop()));
+    await this.#locks.close();
   }
 
   /** The worker of a destination, for tests and the admin API. */

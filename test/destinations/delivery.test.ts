@@ -16,6 +16,7 @@ import { destinationOf, validateDestinationConfig } from '../../destinations';
 import type { SegmentEvent } from '../../src/event';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
+import { DeliveryLocks } from '../../src/router/delivery-locks';
 import {
   DestinationWorker,
   type DeliveryPolicy,
@@ -33,6 +34,7 @@ import {
 import { basic, MOBILE_CONTEXT, segmentEvent, TIMESTAMP, TIMESTAMP_MS } from './support';
 
 let database: TestDatabase;
+let locks: DeliveryLocks;
 let vendor: VendorServer;
 /** The URL of each request as the destination addressed it, in the order they were sent. */
 const addressed: URL[] = [];
@@ -46,10 +48,12 @@ const toLocalVendor: typeof fetch = (input, init) => {
 
 beforeAll(async () => {
   database = await createTestDatabase();
+  locks = new DeliveryLocks(database.pool);
   vendor = await startVendor();
 });
 afterAll(async () => {
   await vendor?.close();
+  await locks?.close();
   await database?.drop();
 });
 beforeEach(async () => {
@@ -578,6 +582,7 @@ function workerFor(deliveryCase: DeliveryCase, options: Partial<WorkerOptions> =
   return new DestinationWorker(
     {
       pool: database.pool,
+      locks,
       logger: createLogger('silent'),
       metrics: createMetrics(),
       fetch: toLocalVendor,
