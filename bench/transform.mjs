@@ -15,7 +15,7 @@ const { values } = parseArgs({
   options: {
     batch: { type: 'string', default: '500' },
     events: { type: 'string', default: '200000' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     // isolated-vm sizes an isolate's young generation from its memory limit (2 MB at 128 MB,
     // 4 MB at 256 MB), which shows in JSON-heavy work.
     memory: { type: 'string', default: '128' },
