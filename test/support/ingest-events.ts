@@ -38,19 +38,23 @@ export async function ingestEvents(
   return full;
 }
 
-export async function deliveryRows(pool: pg.Pool, destinationId?: string) {
-  const { rows } = await pool.query(
-    `SELECT id, destination_id, user_key, source_id, message_id, payload FROM delivery_jobs
-     WHERE $1::text IS NULL OR destination_id = $1 ORDER BY id`,
-    [destinationId ?? null],
-  );
-  return rows.map((row) => ({ ...row, event: JSON.parse(row.payload) as SegmentEvent }));
+/** Rows queued for tool destinations, in the order written. */
+export function deliveryRows(pool: pg.Pool, destinationId?: string) {
+  return outputRows(pool, 'delivery_jobs', destinationId);
 }
 
 /** Rows staged for warehouse destinations, in the order written. */
-export async function stagedRows(pool: pg.Pool, destinationId?: string) {
+export function stagedRows(pool: pg.Pool, destinationId?: string) {
+  return outputRows(pool, 'warehouse_staging', destinationId);
+}
+
+async function outputRows(
+  pool: pg.Pool,
+  table: 'delivery_jobs' | 'warehouse_staging',
+  destinationId?: string,
+) {
   const { rows } = await pool.query(
-    `SELECT id, destination_id, user_key, source_id, message_id, payload FROM warehouse_staging
+    `SELECT id, destination_id, user_key, source_id, message_id, payload FROM ${table}
      WHERE $1::text IS NULL OR destination_id = $1 ORDER BY id`,
     [destinationId ?? null],
   );
