@@ -23,7 +23,7 @@
  */
 import type pg from 'pg';
 import { completeDeliveries, type Completion } from './complete-deliveries';
-import type { DeliveryLocks, HeldKeys } from './delivery-locks';
+import { lockIdSql, lockSpaceSql, type DeliveryLocks, type HeldKeys } from './delivery-locks';
 
 export interface ClaimedDelivery {
   segment: number;
@@ -44,8 +44,8 @@ export interface ClaimOptions {
   perKey: number;
 }
 
-// Locks as delivery-locks.ts takes them: the destination's hash, then the user key's hash. The
-// held keys are read once per walk (a hashed subplan); pg_locks shows the int4s as unsigned oids.
+// The users locked (delivery-locks.ts) are read once per walk, as a hashed subplan; pg_locks shows
+// a lock's two int4s as unsigned oids.
 export const DUE_ROWS = `
 SELECT id, user_key,
        NOT EXISTS (
@@ -54,11 +54,11 @@ SELECT id, user_key,
        ) AS oldest
 FROM delivery_jobs d
 WHERE destination_id = $1 AND next_attempt_at <= now()
-  AND (hashtext(d.user_key)::bigint & 4294967295) NOT IN (
+  AND (${lockIdSql('d.user_key')}::bigint & 4294967295) NOT IN (
     SELECT objid::bigint FROM pg_locks
     WHERE locktype = 'advisory' AND objsubid = 2
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND classid = (hashtext('sluice.delivery:' || $1)::bigint & 4294967295)::oid
+      AND classid = (${lockSpaceSql('$1')}::bigint & 4294967295)::oid
   )
 ORDER BY id
 LIMIT $2`;

@@ -13,14 +13,20 @@
 import type pg from 'pg';
 import { holdConnection, releaseConnection } from '../db/held-connection';
 
-// The lock key is two int4s: the destination's hash and the user key's hash. A collision only
-// makes two users wait for each other (and nests: each is unlocked once).
+/**
+ * SQL for the two int4s of a user's lock: the destination's hash, then the user key's hash. A
+ * collision only makes two users wait for each other (and nests: each is unlocked once).
+ */
+export const lockSpaceSql = (destination: string) =>
+  `hashtext('sluice.delivery:' || ${destination})`;
+export const lockIdSql = (userKey: string) => `hashtext(${userKey})`;
+
 const LOCK_KEYS = `
 SELECT k.user_key FROM unnest($2::text[]) AS k(user_key)
-WHERE pg_try_advisory_lock(hashtext('sluice.delivery:' || $1), hashtext(k.user_key))`;
+WHERE pg_try_advisory_lock(${lockSpaceSql('$1')}, ${lockIdSql('k.user_key')})`;
 
 const UNLOCK_KEYS = `
-SELECT pg_advisory_unlock(hashtext('sluice.delivery:' || $1), hashtext(k.user_key))
+SELECT pg_advisory_unlock(${lockSpaceSql('$1')}, ${lockIdSql('k.user_key')})
 FROM unnest($2::text[]) AS k(user_key)`;
 
 /** Keys some round holds, as handed out by lock(). */
