@@ -18,5 +18,5 @@ COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/bin ./bin
 USER 10001
 EXPOSE 8080
-ENTRYPOINT ["node", "--no-node-snapshot", "--max-semi-space-size=64", "dist/src/cli/main.js"]
+ENTRYPOINT ["bin/sluice"]
 CMD ["start"]

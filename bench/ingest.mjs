@@ -19,6 +19,7 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const BATCH = 100;
+const BATCH_CLIENTS = Number(process.env.BENCH_BATCH_CLIENTS ?? 16);
 
 const database = await benchDatabase();
 try {
@@ -36,7 +37,7 @@ try {
       : await drive({
           url: sluice.url,
           path: '/v1/batch',
-          concurrency: Number(process.env.BENCH_BATCH_CLIENTS ?? 16),
+          concurrency: BATCH_CLIENTS,
           seconds,
           eventsPerRequest: BATCH,
           makeBody: () =>
@@ -68,7 +69,7 @@ try {
     `  COPY of the same events into a table          ${fmt(copyRate)} events/s (${fmt(copyBefore)} before, ${fmt(copyAfter)} after)`,
   );
   console.log(
-    `  gateway, batches of ${BATCH} (16 clients)            ${fmt(batched.eventsPerSecond)} events/s  ` +
+    `  gateway, batches of ${BATCH} (${BATCH_CLIENTS} clients)            ${fmt(batched.eventsPerSecond)} events/s  ` +
       `(${fmt((100 * batched.eventsPerSecond) / copyRate)}% of COPY)  p50 ${fmt(batched.p50, 1)} ms  p99 ${fmt(batched.p99, 1)} ms`,
   );
   console.log(

@@ -12,20 +12,16 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded-postg
 import { migrate } from '../db/migrate';
 import type { Logger } from '../log';
 
-export const isClusterWorker = (): boolean => cluster.isWorker;
-
 /** Runs the primary until SIGTERM/SIGINT and every worker has exited, then exits. */
-export async function runClusterPrimary(
-  settings: Settings,
-  workers: number,
-  logger: Logger,
-): Promise<never> {
+export async function runClusterPrimary(settings: Settings, logger: Logger): Promise<never> {
   let embedded: EmbeddedServer | undefined;
   let databaseUrl = settings.databaseUrl;
   if (!databaseUrl) {
     embedded = await startEmbeddedPostgres(settings.dataDir, logger);
     databaseUrl = embedded.url;
   }
+  // Workers migrate too (under the advisory lock); this run fails fast on an unreachable database
+  // or a failing migration, where workers would die and be replaced in a loop.
   const database = createDatabase(databaseUrl, { poolSize: 1, logger });
   try {
     await migrate(database.pool);
@@ -34,15 +30,15 @@ export async function runClusterPrimary(
   }
 
   let stopping = false;
-  const env = { DATABASE_URL: databaseUrl, SLUICE_WORKERS: '1' };
+  const env = { DATABASE_URL: databaseUrl };
   const fork = (): Worker => cluster.fork(env);
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
     fork();
   });
-  for (let i = 0; i < workers; i++) fork();
-  logger.info({ workers }, 'cluster started');
+  for (let i = 0; i < settings.workers; i++) fork();
+  logger.info({ workers: settings.workers }, 'cluster started');
 
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

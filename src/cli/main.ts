@@ -13,7 +13,7 @@ import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate } from '../db/migrate';
 import { SluiceError } from '../errors';
 import { createLogger, type Logger } from '../log';
-import { isClusterWorker, runClusterPrimary } from './cluster';
+import { runClusterPrimary } from './cluster';
 import { runReplay } from './replay-command';
 import { runTransformTest } from './transform-command';
 import { startSluice } from './sluice-app';
@@ -106,8 +106,9 @@ function usage(problem: string): number {
 }
 
 async function runStart(settings: Settings, logger: Logger): Promise<number> {
-  if (settings.workers > 1 && !isClusterWorker()) {
-    return runClusterPrimary(settings, settings.workers, logger);
+  // Workers inherit --workers / SLUICE_WORKERS; only the primary forks.
+  if (settings.workers > 1 && !cluster.isWorker) {
+    return runClusterPrimary(settings, logger);
   }
   const sluice = await startSluice(settings, logger);
   const source = sluice.workspace.current.sources.find((s) => s.enabled);

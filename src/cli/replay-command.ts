@@ -3,7 +3,7 @@
  * letters again, or runs failed events through their connection again (after the transformation
  * was fixed). Prints what it did as JSON.
  */
-import { destinationOf } from '../../destinations';
+import { destinationOf, validateDestinationConfig } from '../../destinations';
 import type { Settings } from '../config/settings';
 import { loadWorkspace } from '../config/workspace';
 import { createDatabase } from '../db/database';
@@ -12,7 +12,6 @@ import type { Logger } from '../log';
 import { replayFailedEvents } from '../processor/replay-failed-events';
 import { replayDeadLetters } from '../router/dead-letters';
 import { TransformationSandbox } from '../sandbox/transformation-sandbox';
-import { validateDestinationConfig } from '../../destinations';
 
 export interface ReplayArgs {
   what: 'dead-letters' | 'failed-events';

@@ -97,6 +97,7 @@ async function start(
   const metrics = createMetrics();
   const roles = new Set(settings.roles);
   const routers: ExpressRouter[] = [];
+  const trust = compileTrust(settings.trustProxy);
   let endpoints = new Map<string, EndpointHandler>();
   let shuttingDown = false;
 
@@ -125,7 +126,6 @@ async function start(
       metrics,
       logger,
     });
-    const trust = compileTrust(settings.trustProxy);
     endpoints = createIngestEndpoints(collector, settings, trust);
     routers.push(
       createSdkRoutes({ collector, settings, workspace: () => workspace.current, trust, logger }),
@@ -196,7 +196,7 @@ async function start(
   }
 
   const handler = createHttpHandler({
-    trustProxy: settings.trustProxy,
+    trust,
     logger,
     metrics,
     endpoints,

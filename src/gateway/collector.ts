@@ -93,27 +93,27 @@ export class Collector {
     const rows: IngestRow[] = [];
     const rejected: Rejection[] = [];
     let firstError: SluiceError | undefined;
+    const reject = (index: number, error: SluiceError, messageId: string | undefined) => {
+      rejected.push({ index, messageId, code: error.code, message: error.message });
+      metrics.eventsRejected.inc({ source: source.id, code: error.code });
+      firstError ??= error;
+    };
     for (let index = 0; index < items.length; index++) {
       const item = items[index];
-      const result = oversized.has(index)
-        ? {
-            ok: false as const,
-            error: new SluiceError(
-              'SLUICE_E_EVENT_TOO_LARGE',
-              `the limit is ${settings.maxEventBytes} bytes`,
-            ),
-            messageId: isPlainObject(item) ? String(item.messageId ?? '') || undefined : undefined,
-          }
-        : normalizeEvent(item, context);
+      if (oversized.has(index)) {
+        const messageId = isPlainObject(item)
+          ? String(item.messageId ?? '') || undefined
+          : undefined;
+        const error = new SluiceError(
+          'SLUICE_E_EVENT_TOO_LARGE',
+          `the limit is ${settings.maxEventBytes} bytes`,
+        );
+        reject(index, error, messageId);
+        continue;
+      }
+      const result = normalizeEvent(item, context);
       if (!result.ok) {
-        rejected.push({
-          index,
-          messageId: result.messageId,
-          code: result.error.code,
-          message: result.error.message,
-        });
-        metrics.eventsRejected.inc({ source: source.id, code: result.error.code });
-        firstError ??= result.error;
+        reject(index, result.error, result.messageId);
         continue;
       }
       rows.push({

@@ -8,7 +8,7 @@ import type { Settings } from '../config/settings';
 import type { EventType } from '../event';
 import { sendJson } from '../http/respond';
 import { clientAddress } from './client-ip';
-import type { Collector } from './collector';
+import type { CollectKind, Collector } from './collector';
 import { parseMessage } from './parse-message';
 import { readBodyText } from './read-body';
 
@@ -50,7 +50,7 @@ export function createIngestEndpoints(
   const parseLimits = { maxDepth: settings.maxJsonDepth, maxItemBytes: settings.maxEventBytes };
 
   const handler =
-    (kind: { pathType?: EventType; batch: boolean }): EndpointHandler =>
+    (kind: Omit<CollectKind, 'oversizedItems'>): EndpointHandler =>
     async (request, response, query) => {
       const maxBodyBytes = kind.batch ? settings.maxBatchBytes : settings.maxEventBytes;
       const text = await readBodyText(request, maxBodyBytes);

@@ -14,7 +14,8 @@ import type { Metrics } from '../metrics';
 import { sendError } from './respond';
 
 export interface HttpAppDeps {
-  trustProxy: string;
+  /** Which hops may set X-Forwarded-For (compiled `trust proxy` setting). */
+  trust: (address: string, hop: number) => boolean;
   logger: Logger;
   metrics: Metrics;
   /** Resolves true when the process can do its work (database reachable). */
@@ -28,6 +29,8 @@ export interface HttpAppDeps {
 export function createHttpHandler(deps: HttpAppDeps): RequestListener {
   const app = createExpressApp(deps);
   const { endpoints, metrics, logger } = deps;
+  // The route label is fixed per path: computed once, not per request.
+  const routeKinds = new Map([...endpoints.keys()].map((path) => [path, routeKind(path)]));
   return (request, response) => {
     if (deps.isShuttingDown()) response.setHeader('Connection', 'close');
     const url = request.url ?? '/';
@@ -44,7 +47,7 @@ export function createHttpHandler(deps: HttpAppDeps): RequestListener {
     endpoint(request, response, query)
       .catch((error: unknown) => sendError(response, error, logger, path))
       .finally(() =>
-        metrics.httpRequests.inc({ route: routeKind(path), status: response.statusCode }),
+        metrics.httpRequests.inc({ route: routeKinds.get(path)!, status: response.statusCode }),
       );
   };
 }
@@ -53,7 +56,7 @@ function createExpressApp(deps: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('trust proxy', parseTrustProxy(deps.trustProxy));
+  app.set('trust proxy', deps.trust);
 
   app.use((request, response, next) => {
     response.on('finish', () => {
@@ -98,11 +101,4 @@ function routeKind(path: string): string {
   if (/^(\/v1)?\/[a-z]+$/.test(path)) return 'single';
   if (path.includes('analytics')) return 'analytics.js';
   return 'other';
-}
-
-function parseTrustProxy(value: string): boolean | number | string {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value;
 }

@@ -36,13 +36,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Environment shared by every Sluice container. */}}
-{{- define "sluice.env" -}}
+{{/* DATABASE_URL from its Secret: the Sluice containers and the migration job. */}}
+{{- define "sluice.databaseEnv" -}}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "sluice.databaseSecret" . }}
       key: {{ .Values.database.existingSecretKey }}
+{{- end -}}
+
+{{/* Environment shared by every Sluice container. */}}
+{{- define "sluice.env" -}}
+{{ include "sluice.databaseEnv" . }}
 - name: SLUICE_WORKSPACE
   value: /etc/sluice/sluice.yaml
 - name: SLUICE_LOG_LEVEL
