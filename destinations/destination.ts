@@ -30,8 +30,8 @@ export interface BatchSlot {
   item: unknown;
   /**
    * Narrower limits for batches of this key than the destination's `batching` ones, where the
-   * endpoint or the config sets them: Mixpanel's /groups takes 200 updates where /import takes
-   * 2000, a webhook batches as many events as its config says. A batch respects both.
+   * endpoint or the config sets them (a webhook batches as many events as its config says). A
+   * batch respects both.
    */
   limits?: BatchLimits;
 }

@@ -7,13 +7,13 @@
 import { DestinationMappingError } from '../destination';
 import { isRecord, truncate, type JsonObject } from '../shared/values';
 
-export const MAX_EVENT_NAME = 40;
-export const MAX_PARAM_NAME = 40;
-export const MAX_PARAM_VALUE = 100;
-export const MAX_PARAMS = 25;
-export const MAX_USER_PROPERTY_NAME = 24;
-export const MAX_USER_PROPERTY_VALUE = 36;
-export const MAX_USER_PROPERTIES = 25;
+const MAX_EVENT_NAME = 40;
+const MAX_PARAM_NAME = 40;
+const MAX_PARAM_VALUE = 100;
+const MAX_PARAMS = 25;
+const MAX_USER_PROPERTY_NAME = 24;
+const MAX_USER_PROPERTY_VALUE = 36;
+const MAX_USER_PROPERTIES = 25;
 export const MAX_ITEMS = 200;
 
 /** Page parameters GA4 stores longer than 100 characters. */
@@ -82,7 +82,7 @@ function reservedPrefix(name: string): boolean {
  * A name made of letters, digits and underscores that starts with a letter: `Order Shipped` →
  * `order_shipped`, `2FA Enabled` → `2fa_enabled` → undefined (no leading letter is invented).
  */
-export function snakeName(text: string, max: number): string | undefined {
+function snakeName(text: string, max: number): string | undefined {
   const snake = text
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toLowerCase()

@@ -103,7 +103,7 @@ const share =
     });
 
 /** Segment event name → GA4 recommended event and how its parameters are built. */
-export const RECOMMENDED_EVENTS: Readonly<Record<string, { name: string; params: ParamsOf }>> = {
+const RECOMMENDED_EVENTS: Readonly<Record<string, { name: string; params: ParamsOf }>> = {
   'Products Searched': {
     name: 'search',
     params: (properties) => compact({ search_term: firstString(properties.query) }),

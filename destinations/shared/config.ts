@@ -56,7 +56,7 @@ function inputAt(input: unknown, segments: readonly PropertyKey[]): unknown {
 }
 
 /** One line naming the first invalid field of a config and what is wrong with it. */
-export function describeConfigError(error: z.ZodError, input?: unknown): string {
+function describeConfigError(error: z.ZodError, input?: unknown): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid config';
   const where = pathOf(issue.path);

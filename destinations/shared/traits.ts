@@ -5,30 +5,27 @@
  */
 import { isRecord, recordOf, stringOf, type JsonObject } from './values';
 
-export const RESERVED_TRAITS = [
-  'address',
-  'age',
-  'avatar',
-  'birthday',
-  'company',
-  'createdAt',
-  'description',
-  'email',
-  'firstName',
-  'gender',
-  'id',
-  'lastName',
-  'name',
-  'phone',
-  'title',
-  'username',
-  'website',
-] as const;
-
-export type ReservedTrait = (typeof RESERVED_TRAITS)[number];
+export type ReservedTrait =
+  | 'address'
+  | 'age'
+  | 'avatar'
+  | 'birthday'
+  | 'company'
+  | 'createdAt'
+  | 'description'
+  | 'email'
+  | 'firstName'
+  | 'gender'
+  | 'id'
+  | 'lastName'
+  | 'name'
+  | 'phone'
+  | 'title'
+  | 'username'
+  | 'website';
 
 /** `firstName` → `first_name`. */
-export function snakeCase(name: string): string {
+function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }
 
@@ -39,7 +36,7 @@ function spellingsOf(name: string): string[] {
 }
 
 /** The value of a trait under either spelling. */
-export function traitOf(traits: unknown, name: string): unknown {
+function traitOf(traits: unknown, name: string): unknown {
   const record = recordOf(traits);
   for (const key of spellingsOf(name)) {
     if (record[key] !== undefined && record[key] !== null) return record[key];

@@ -10,7 +10,7 @@ import { stringOf, valueAt } from '../shared/values';
 const PLACEHOLDER = /\{\{\s*([^{}]+?)\s*\}\}/g;
 
 /** Slack's message text limit; longer text is cut by Slack itself, so it is cut here first. */
-export const MAX_TEXT_LENGTH = 40_000;
+const MAX_TEXT_LENGTH = 40_000;
 
 /** Escapes the three characters Slack's formatting gives meaning to. */
 export function escapeSlack(text: string): string {

@@ -1,6 +1,7 @@
 /**
- * The connection pool and the Kysely instance built on it. One pool per process; every stage
- * receives it from the composition root.
+ * The connection pool and the Kysely instance built on it. The composition root creates one
+ * shared by the stages of a process, and the router its own (with its own session settings, see
+ * cli/sluice-app.ts); each stage receives its pool from there.
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';

@@ -1,8 +1,9 @@
 /**
- * A pooled connection held across several queries (a transaction, a router round). pg reports a
- * connection lost between queries (a database restart) as an 'error' event on the client, and a
- * checked-out client has no listener for it, so the event would crash the process. Held through
- * these two functions, the loss surfaces where it can be handled: the next query on it fails.
+ * A pooled connection held across several queries (a transaction, the router's DeliveryLocks
+ * session). pg reports a connection lost between queries (a database restart) as an 'error' event
+ * on the client, and a checked-out client has no listener for it, so the event would crash the
+ * process. Held through these two functions, the loss surfaces where it can be handled: the next
+ * query on it fails.
  */
 import type pg from 'pg';
 

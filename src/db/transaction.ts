@@ -1,16 +1,15 @@
 /**
- * Runs work in one transaction: COMMIT when it returns, ROLLBACK when it throws. Given a pool, it
- * takes a connection for the transaction and gives it back; given a connection, it uses it.
+ * Runs work in one transaction: COMMIT when it returns, ROLLBACK when it throws. It takes a
+ * connection from the pool for the transaction and gives it back.
  */
 import type pg from 'pg';
 import { holdConnection, releaseConnection } from './held-connection';
 
 export async function withTransaction<T>(
-  target: pg.Pool | pg.PoolClient,
+  pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const held = 'release' in target;
-  const client = held ? target : await holdConnection(target);
+  const client = await holdConnection(pool);
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -22,6 +21,6 @@ export async function withTransaction<T>(
     await client.query('ROLLBACK').catch(() => (broken = true));
     throw error;
   } finally {
-    if (!held) releaseConnection(client, broken);
+    releaseConnection(client, broken);
   }
 }

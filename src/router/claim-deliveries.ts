@@ -26,10 +26,8 @@ import { completeDeliveries, type Completion } from './complete-deliveries';
 import { lockIdSql, lockSpaceSql, type DeliveryLocks, type HeldKeys } from './delivery-locks';
 
 export interface ClaimedDelivery {
-  segment: number;
   id: number;
   userKey: string;
-  sourceId: string;
   messageId: string;
   receivedAt: Date;
   payload: string;
@@ -67,7 +65,7 @@ LIMIT $2`;
 export const ROUTER_SESSION_SETTINGS = { enable_bitmapscan: 'off', enable_seqscan: 'off' };
 
 const ROWS_OF_KEYS = `
-SELECT k.user_key, r.segment, r.id, r.source_id, r.message_id, r.received_at, r.payload,
+SELECT k.user_key, r.id, r.message_id, r.received_at, r.payload,
        r.attempts, r.first_attempt_at, r.next_attempt_at <= now() AS due
 FROM unnest($2::text[]) AS k(user_key)
 CROSS JOIN LATERAL (
@@ -166,10 +164,8 @@ async function rowsOf(pool: pg.Pool, held: HeldKeys, perKey: number): Promise<Cl
     }
     const group = groups.get(row.user_key) ?? [];
     group.push({
-      segment: Number(row.segment),
       id: Number(row.id),
       userKey: row.user_key,
-      sourceId: row.source_id,
       messageId: row.message_id,
       receivedAt: row.received_at,
       payload: row.payload,

@@ -10,7 +10,6 @@ import type pg from 'pg';
 import { withTransaction } from '../db/transaction';
 
 export interface RowRef {
-  segment: number;
   id: number;
 }
 
@@ -28,7 +27,7 @@ export interface Abort extends RowRef {
 export interface Completion {
   delivered: RowRef[];
   retried: Retry[];
-  released: Array<RowRef & { nextAttemptAt?: Date }>;
+  released: Array<RowRef & { nextAttemptAt: Date }>;
   aborted: Abort[];
 }
 
@@ -38,8 +37,7 @@ export async function completeDeliveries(
   destinationId: string,
   completion: Completion,
 ): Promise<void> {
-  const { delivered, retried, aborted } = completion;
-  const released = completion.released.filter((row) => row.nextAttemptAt !== undefined);
+  const { delivered, retried, released, aborted } = completion;
   if (delivered.length + retried.length + released.length + aborted.length === 0) return;
   await withTransaction(pool, async (client) => {
     if (delivered.length > 0) {

@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { DeliverySettings } from '../config/workspace';
 import type {
   BatchSlot,
   Destination,
@@ -25,22 +26,18 @@ import { DeliveryRound, type ClaimedDelivery } from './claim-deliveries';
 import type { DeliveryLocks } from './delivery-locks';
 import type { Completion } from './complete-deliveries';
 import type { DeliveryOutcome } from './delivery-outcome';
+import { credentialVariants, describeRequest } from './mask-credentials';
 import { sendRequest, type SendResult } from './send-request';
 import { Throttle } from './throttle';
 
-export interface DeliveryPolicy {
-  requestsPerSecond?: number;
-  maxConcurrency: number;
-  timeoutMs: number;
-  maxAttempts: number;
-  maxRetryHours: number;
-}
+export type DeliveryPolicy = DeliverySettings;
 
 export interface WorkerOptions {
   claimLimit: number;
   /**
    * Rounds (claim, send, record) in flight at once: while one waits for the database, another
-   * sends. Safe for order: concurrent rounds claim like separate workers.
+   * sends. Safe for order: their claims take turns (see runOnce) and never share a user (see
+   * delivery-locks.ts).
    */
   parallelRounds: number;
   idleMs: number;
@@ -61,8 +58,6 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
 interface Job {
   row: ClaimedDelivery;
   requests: DestinationRequest[];
-  /** Size of the batch item, when the job's request is batchable. */
-  itemBytes: number;
 }
 
 /**
@@ -76,7 +71,7 @@ interface Step {
 }
 
 export class DestinationWorker {
-  readonly throttle: Throttle;
+  readonly #throttle: Throttle;
   readonly #loop: PollLoop;
   /** Requests in flight across rounds, and rounds waiting for one to finish. */
   #inFlight = 0;
@@ -99,9 +94,9 @@ export class DestinationWorker {
     private readonly module: Destination<unknown>,
     private readonly context: TransformContext<unknown>,
     private readonly policy: DeliveryPolicy,
-    private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
+    private readonly options: WorkerOptions,
   ) {
-    this.throttle = new Throttle(policy.requestsPerSecond);
+    this.#throttle = new Throttle(policy.requestsPerSecond);
     this.#loop = new PollLoop(() => this.runOnce(), {
       idleMs: options.idleMs,
       parallel: options.parallelRounds,
@@ -111,16 +106,7 @@ export class DestinationWorker {
           'delivery round failed; retrying',
         ),
     });
-    const credentials = (module.credentialsOf?.(context.config) ?? []).filter((value) => value);
-    this.#credentials = [
-      ...new Set(
-        credentials.flatMap((value) => [
-          value,
-          JSON.stringify(value).slice(1, -1),
-          encodeURIComponent(value),
-        ]),
-      ),
-    ];
+    this.#credentials = credentialVariants(module.credentialsOf?.(context.config) ?? []);
   }
 
   start(): void {
@@ -174,18 +160,20 @@ export class DestinationWorker {
   /** Sends the round's events, step by step per user, recording each outcome. */
   async #deliver(groups: ClaimedDelivery[][], completion: Completion): Promise<void> {
     const users = groups.map((rows) => this.#steps(rows, completion));
+    // Each retried row's next attempt, by id, filled by #record: a lookup, not a scan of `retried`.
+    const retryAt = new Map<number, Date>();
     while (users.some((steps) => steps.length > 0)) {
       const current = users.filter((steps) => steps.length > 0).map((steps) => steps[0]);
       const sends = this.#requestsFor(current);
-      await this.#sendAll(sends, completion);
+      await this.#sendAll(sends, completion, retryAt);
       // Each user moves on unless its step was told to retry (then the user is done for now).
       for (const steps of users) {
         const step = steps.shift();
         if (!step) continue;
-        const retry = completion.retried.find((r) => r.id === step.jobs[0].row.id);
-        if (retry) {
+        const nextAttemptAt = retryAt.get(step.jobs[0].row.id);
+        if (nextAttemptAt) {
           for (const later of steps.flatMap((s) => s.jobs)) {
-            completion.released.push({ ...later.row, nextAttemptAt: retry.nextAttemptAt });
+            completion.released.push({ ...later.row, nextAttemptAt });
           }
           steps.length = 0;
         }
@@ -213,7 +201,7 @@ export class DestinationWorker {
       const slot = requests.length === 1 && this.module.batching ? requests[0].batch : undefined;
       const batchKey = slot?.key;
       const itemBytes = slot ? Buffer.byteLength(JSON.stringify(slot.item)) : 0;
-      const job = { row, requests, itemBytes };
+      const job = { row, requests };
       const last = steps[steps.length - 1];
       const limits = slot && this.#limitsOf(slot);
       const fits =
@@ -237,7 +225,11 @@ export class DestinationWorker {
     for (const step of steps) {
       if (step.batchKey === undefined || !batching)
         sends.push({ steps: [step], requests: step.jobs[0].requests });
-      else byKey.set(step.batchKey, [...(byKey.get(step.batchKey) ?? []), step]);
+      else {
+        let group = byKey.get(step.batchKey);
+        if (!group) byKey.set(step.batchKey, (group = []));
+        group.push(step);
+      }
     }
     for (const group of byKey.values()) {
       const limits = this.#limitsOf(group[0].jobs[0].requests[0].batch!);
@@ -246,11 +238,18 @@ export class DestinationWorker {
       let bytes = 0;
       const flush = () => {
         if (chunk.length === 0) return;
-        const allItems = chunk.flatMap((step) =>
-          step.jobs.map((job) => job.requests[0].batch!.item),
-        );
         const first = chunk[0].jobs[0].requests[0];
-        sends.push({ steps: chunk, requests: [batching!.combine(allItems, first, this.context)] });
+        // A lone request goes as it is: combining one item rebuilds the same request.
+        if (items === 1) sends.push({ steps: chunk, requests: [first] });
+        else {
+          const allItems = chunk.flatMap((step) =>
+            step.jobs.map((job) => job.requests[0].batch!.item),
+          );
+          sends.push({
+            steps: chunk,
+            requests: [batching!.combine(allItems, first, this.context)],
+          });
+        }
         chunk = [];
         items = 0;
         bytes = 0;
@@ -271,6 +270,7 @@ export class DestinationWorker {
   async #sendAll(
     sends: Array<{ steps: Step[]; requests: DestinationRequest[] }>,
     completion: Completion,
+    retryAt: Map<number, Date>,
   ): Promise<void> {
     let next = 0;
     const lane = async () => {
@@ -284,7 +284,9 @@ export class DestinationWorker {
           if (result.outcome.kind !== 'ok') break;
         }
         for (const step of send.steps) {
-          for (const job of step.jobs) this.#record(job.row, result!, sentRequest!, completion);
+          for (const job of step.jobs) {
+            this.#record(job.row, result!, sentRequest!, completion, retryAt);
+          }
         }
       }
     };
@@ -306,7 +308,7 @@ export class DestinationWorker {
     await this.#acquireSlot();
     let result: SendResult;
     try {
-      await this.throttle.acquire();
+      await this.#throttle.acquire();
       result = await sendRequest(request, this.module, {
         timeoutMs: this.policy.timeoutMs,
         fetch: this.deps.fetch,
@@ -323,8 +325,8 @@ export class DestinationWorker {
     const now = Date.now();
     this.#recentRequests = this.#recentRequests.filter((at) => now - at < 1000);
     this.#recentRequests.push(now);
-    if (result.response?.status === 429) this.throttle.onRateLimited(this.#recentRequests.length);
-    else if (result.outcome.kind === 'ok') this.throttle.onSuccess();
+    if (result.response?.status === 429) this.#throttle.onRateLimited(this.#recentRequests.length);
+    else if (result.outcome.kind === 'ok') this.#throttle.onSuccess();
     return result;
   }
 
@@ -333,6 +335,7 @@ export class DestinationWorker {
     result: SendResult,
     request: DestinationRequest,
     completion: Completion,
+    retryAt: Map<number, Date>,
   ): void {
     const outcome = this.#withLimits(row, result.outcome);
     this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: outcome.kind });
@@ -344,11 +347,9 @@ export class DestinationWorker {
       );
     } else if (outcome.kind === 'retry') {
       const delay = outcome.afterMs ?? backoffMs(row.attempts + 1, this.options.backoff);
-      completion.retried.push({
-        ...row,
-        nextAttemptAt: new Date(Date.now() + delay),
-        error: outcome.reason,
-      });
+      const nextAttemptAt = new Date(Date.now() + delay);
+      completion.retried.push({ ...row, nextAttemptAt, error: outcome.reason });
+      retryAt.set(row.id, nextAttemptAt);
     } else {
       completion.aborted.push({
         ...row,
@@ -386,26 +387,4 @@ export class DestinationWorker {
     this.#inFlight--;
     this.#waitingForSlot.shift()?.();
   }
-}
-
-/**
- * The request as stored with a dead letter, credentials masked: headers and query parameters
- * named like credentials, and the destination's credentials (`credentialsOf`) wherever they appear.
- */
-function describeRequest(request: DestinationRequest, credentials: readonly string[]): string {
-  const mask = (text: string) =>
-    credentials.reduce((masked, credential) => masked.split(credential).join('[redacted]'), text);
-  const headers = Object.fromEntries(
-    Object.entries(request.headers).map(([name, value]) =>
-      /authorization|api[-_]?key|token|secret/i.test(name)
-        ? [name, '[redacted]']
-        : [name, mask(value)],
-    ),
-  );
-  const url = new URL(request.url);
-  for (const name of [...url.searchParams.keys()]) {
-    if (/secret|key|token|password/i.test(name)) url.searchParams.set(name, '[redacted]');
-  }
-  const body = request.body === undefined ? undefined : mask(request.body);
-  return JSON.stringify({ method: request.method, url: mask(url.toString()), headers, body });
 }

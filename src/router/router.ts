@@ -9,11 +9,7 @@ import type { DestinationConfig, Workspace } from '../config/workspace';
 import type { Metrics } from '../metrics';
 import type { DestinationRegistry } from '../processor/routing';
 import { DeliveryLocks } from './delivery-locks';
-import {
-  DEFAULT_WORKER_OPTIONS,
-  DestinationWorker,
-  type WorkerOptions,
-} from './destination-worker';
+import { DEFAULT_WORKER_OPTIONS, DestinationWorker } from './destination-worker';
 
 export interface RouterDeps {
   pool: pg.Pool;
@@ -28,10 +24,7 @@ export class Router {
   /** The users in flight, for every destination of this process (one connection). */
   readonly #locks: DeliveryLocks;
 
-  constructor(
-    private readonly deps: RouterDeps,
-    private readonly options: Partial<WorkerOptions> = {},
-  ) {
+  constructor(private readonly deps: RouterDeps) {
     this.#locks = new DeliveryLocks(deps.pool);
   }
 
@@ -42,13 +35,16 @@ export class Router {
       const module = this.deps.destinations(destination.type);
       if (destination.enabled && module?.kind === 'tool') wanted.set(destination.id, destination);
     }
+    const stopping: Array<Promise<void>> = [];
     for (const [id, entry] of this.#workers) {
       const destination = wanted.get(id);
       if (!destination || fingerprint(destination) !== entry.fingerprint) {
         this.#workers.delete(id);
-        await entry.worker.stop();
+        stopping.push(entry.worker.stop());
       }
     }
+    // Each lets its rounds in flight finish; they wait for their own destinations, not each other.
+    await Promise.all(stopping);
     for (const [id, destination] of wanted) {
       if (this.#workers.has(id)) continue;
       const worker = new DestinationWorker(
@@ -57,7 +53,7 @@ export class Router {
         this.deps.destinations(destination.type)!,
         { config: destination.config, destination: { id, name: destination.name } },
         destination.delivery,
-        { ...DEFAULT_WORKER_OPTIONS, ...this.options },
+        DEFAULT_WORKER_OPTIONS,
       );
       this.#workers.set(id, { worker, fingerprint: fingerprint(destination) });
       if (this.#started) worker.start();
@@ -74,11 +70,6 @@ export class Router {
     this.#started = false;
     await Promise.all([...this.#workers.values()].map(({ worker }) => worker.stop()));
     await this.#locks.close();
-  }
-
-  /** The worker of a destination, for tests and the admin API. */
-  worker(destinationId: string): DestinationWorker | undefined {
-    return this.#workers.get(destinationId)?.worker;
   }
 }
 

@@ -13,7 +13,7 @@ export class Throttle {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.#rate = configuredRate ?? Infinity;
-    this.#tokens = Math.max(1, Math.min(this.#rate, 10));
+    this.#tokens = this.#burst();
     this.#updatedAt = now();
   }
 
@@ -26,11 +26,18 @@ export class Throttle {
   reserve(): number {
     if (this.#rate === Infinity) return 0;
     const now = this.now();
-    const burst = Math.max(1, Math.min(this.#rate, 10));
-    this.#tokens = Math.min(burst, this.#tokens + ((now - this.#updatedAt) / 1000) * this.#rate);
+    this.#tokens = Math.min(
+      this.#burst(),
+      this.#tokens + ((now - this.#updatedAt) / 1000) * this.#rate,
+    );
     this.#updatedAt = now;
     this.#tokens -= 1;
     return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens / this.#rate) * 1000);
+  }
+
+  /** Tokens the bucket holds at most: up to a second's worth, at least one, at most 10. */
+  #burst(): number {
+    return Math.max(1, Math.min(this.#rate, 10));
   }
 
   async acquire(): Promise<void> {
