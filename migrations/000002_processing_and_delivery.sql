@@ -36,11 +36,12 @@ CREATE INDEX failed_events_destination ON failed_events (destination_id, id);
 
 -- The delivery queue: one row per (event, tool destination), written by the processor, claimed
 -- by the router. States: a row is waiting (next_attempt_at in the future after a failure), due,
--- or in flight (its (destination, user_key) advisory lock held by a router round, see
--- src/router/claim-deliveries.ts); delivered rows are deleted, aborted rows move to dead_letters
--- in the same transaction. Order per (destination, user_key) is the id order: the router sends a
--- row only when no older row of its key exists. Segmented like ingest_jobs so that space is
--- reclaimed by dropping empty segments, not by vacuuming dead rows.
+-- or in flight (its (destination, user_key) advisory lock held by the session a router process
+-- keeps for its keys in flight, see src/router/delivery-locks.ts); delivered rows are deleted,
+-- aborted rows move to dead_letters in the same transaction. Order per (destination, user_key)
+-- is the id order: the router sends a row only when no older row of its key exists. Segmented
+-- like ingest_jobs so that space is reclaimed by dropping empty segments, not by vacuuming dead
+-- rows.
 CREATE TABLE delivery_segments (
   segment bigint PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now(),

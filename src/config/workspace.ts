@@ -85,21 +85,22 @@ const LibrarySchema = z.strictObject({
   file: z.string().min(1),
 });
 
+/** The transformation sandbox's limits; its defaults also serve runs without a workspace. */
+export const SandboxSchema = z.strictObject({
+  /** Hosts (exact, or `*.example.com`) that transformation code may fetch from. */
+  fetchAllowList: z.array(z.string()).default([]),
+  memoryLimitMb: z.number().int().min(8).max(4096).default(128),
+  timeoutMs: z.number().int().min(10).max(600_000).default(4000),
+  fetchTimeoutMs: z.number().int().min(10).max(600_000).default(2000),
+});
+
 const WorkspaceSchema = z.strictObject({
   sources: z.array(SourceSchema).default([]),
   destinations: z.array(DestinationSchema).default([]),
   transformations: z.array(TransformationSchema).default([]),
   libraries: z.array(LibrarySchema).default([]),
   connections: z.array(ConnectionSchema).default([]),
-  sandbox: z
-    .strictObject({
-      /** Hosts (exact, or `*.example.com`) that transformation code may fetch from. */
-      fetchAllowList: z.array(z.string()).default([]),
-      memoryLimitMb: z.number().int().min(8).max(4096).default(128),
-      timeoutMs: z.number().int().min(10).max(600_000).default(4000),
-      fetchTimeoutMs: z.number().int().min(10).max(600_000).default(2000),
-    })
-    .prefault({}),
+  sandbox: SandboxSchema.prefault({}),
 });
 
 export type Source = z.infer<typeof SourceSchema>;

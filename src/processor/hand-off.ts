@@ -28,7 +28,13 @@ export interface HandOffInput {
 }
 
 export type HandOffResult =
-  | { committed: true; duplicateKeys: ReadonlySet<string> }
+  | {
+      committed: true;
+      /** Events dropped as handed on before (SDK retries). */
+      duplicates: number;
+      /** Failed events written, those of duplicates left out. */
+      failures: number;
+    }
   | { committed: false; reason: 'cursor moved' };
 
 export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandOffResult> {
@@ -64,7 +70,7 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
         ends.map(([, c]) => c.id),
       ],
     );
-    return { committed: true, duplicateKeys };
+    return { committed: true, duplicates: duplicateKeys.size, failures: failures.length };
   });
 }
 

@@ -17,12 +17,7 @@ import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
 import { handOff } from './hand-off';
 import { PartitionLeases } from './partition-leases';
-import {
-  readIngestChunk,
-  type Cursor,
-  type IngestChunk,
-  type IngestRecord,
-} from './read-ingest-chunk';
+import { readIngestChunk, type Cursor, type IngestChunk } from './read-ingest-chunk';
 import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
 import type { DeliveryRow, FailedEventRow } from './write-output';
 
@@ -49,11 +44,6 @@ export interface ProcessorDeps {
   sandbox: TransformationSandbox;
   logger: Logger;
   metrics: Metrics;
-}
-
-/** An ingest event, parsed, with what the hand-off needs. */
-interface ChunkEvent extends ConnectionInput {
-  record: IngestRecord;
 }
 
 export class Processor {
@@ -127,9 +117,9 @@ export class Processor {
     const failures: FailedEventRow[] = [];
     const routes = routingTable(workspace, this.deps.destinations);
     // Group events by route so each transformation runs once per chunk with all its events.
-    const perRoute = new Map<Route, ChunkEvent[]>();
+    const perRoute = new Map<Route, ConnectionInput[]>();
     for (const item of events) {
-      for (const route of routes.get(item.record.sourceId) ?? []) {
+      for (const route of routes.get(item.sourceId) ?? []) {
         if (rejection(route, item.event) !== undefined) continue;
         const list = perRoute.get(route) ?? [];
         list.push(item);
@@ -161,18 +151,16 @@ export class Processor {
       return;
     }
     const { metrics } = this.deps;
-    metrics.processorEvents.inc(events.length - result.duplicateKeys.size);
-    if (result.duplicateKeys.size) metrics.ingestDuplicates.inc(result.duplicateKeys.size);
-    metrics.processorFailures.inc(
-      failures.filter((f) => !result.duplicateKeys.has(f.eventKey)).length,
-    );
+    metrics.processorEvents.inc(events.length - result.duplicates);
+    if (result.duplicates) metrics.ingestDuplicates.inc(result.duplicates);
+    metrics.processorFailures.inc(result.failures);
     const newest = chunk.records[chunk.records.length - 1].receivedAt.getTime();
     metrics.processorLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
   }
 
   /** Parses the chunk's events, drops repeats of a messageId within it, notes the end cursors. */
-  #parse(chunk: IngestChunk): { events: ChunkEvent[]; endCursors: Map<number, Cursor> } {
-    const events: ChunkEvent[] = [];
+  #parse(chunk: IngestChunk): { events: ConnectionInput[]; endCursors: Map<number, Cursor> } {
+    const events: ConnectionInput[] = [];
     const seen = new Set<string>();
     const endCursors = new Map<number, Cursor>();
     for (const record of chunk.records) {
@@ -182,7 +170,6 @@ export class Processor {
       seen.add(key);
       const event = JSON.parse(record.payload) as SegmentEvent;
       events.push({
-        record,
         event,
         eventText: record.payload,
         eventKey: key,

@@ -10,7 +10,7 @@ import type { SegmentEvent } from '../event';
 import { messageKey } from '../queue/message-ids';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
-import { rejection, routingTable, type DestinationRegistry } from './routing';
+import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
 import { insertDeliveries, insertFailedEvents } from './write-output';
 import { withTransaction } from '../db/transaction';
 
@@ -47,7 +47,7 @@ export async function replayFailedEvents(
     [filter.destinationId ?? null, filter.ids ?? null, limit],
   );
   const routes = routingTable(deps.workspace, deps.destinations);
-  const groups = new Map<string, { ids: number[]; inputs: ConnectionInput[] }>();
+  const groups = new Map<Route, { ids: number[]; inputs: ConnectionInput[] }>();
   let skipped = 0;
   for (const row of rows) {
     const route = routes.get(row.source_id)?.find((r) => r.destination.id === row.destination_id);
@@ -56,10 +56,7 @@ export async function replayFailedEvents(
       continue;
     }
     const event = JSON.parse(row.event) as SegmentEvent;
-    const group = groups.get(`${row.source_id}\u0000${row.destination_id}`) ?? {
-      ids: [],
-      inputs: [],
-    };
+    const group = groups.get(route) ?? { ids: [], inputs: [] };
     group.ids.push(Number(row.id));
     // The connection may have changed since: an event its filters now reject is just taken off.
     if (rejection(route, event) === undefined) {
@@ -73,13 +70,11 @@ export async function replayFailedEvents(
         receivedAt: row.received_at.toISOString(),
       });
     }
-    groups.set(`${row.source_id}\u0000${row.destination_id}`, group);
+    groups.set(route, group);
   }
   let replayed = 0;
   let failedAgain = 0;
-  for (const [key, group] of groups) {
-    const [sourceId, destinationId] = key.split('\u0000');
-    const route = routes.get(sourceId)!.find((r) => r.destination.id === destinationId)!;
+  for (const [route, group] of groups) {
     const output = await connectionOutput(route, group.inputs, deps);
     await withTransaction(deps.pool, async (client) => {
       await client.query('DELETE FROM failed_events WHERE id = ANY($1::bigint[])', [group.ids]);

@@ -8,9 +8,10 @@ import type { SegmentEvent } from '../event';
 import type {
   EventMetadata,
   SandboxError,
+  TransformationCode,
   TransformationSandbox,
 } from '../sandbox/transformation-sandbox';
-import { loadTransformationCode } from '../sandbox/load-transformation';
+import { transformationCode } from '../sandbox/load-transformation';
 import type { Route } from './routing';
 
 export interface ChainInput {
@@ -40,13 +41,16 @@ export async function runTransformations(
     }),
   );
   const failures: ChainResult['failures'] = [];
+  // Read with the chain's first transformation and shared by the rest.
+  let libraries: TransformationCode['libraries'] | undefined;
   for (const transformation of route.transformations) {
     if (current.length === 0) break;
     let run;
     try {
       // Read on every run, so edited code takes effect without a restart (the sandbox rebuilds
       // an isolate only when the content changed).
-      const code = loadTransformationCode(deps.workspace, transformation.id);
+      const code = transformationCode(deps.workspace, transformation, libraries);
+      libraries = code.libraries;
       run = await deps.sandbox.run(
         code,
         current.map((item) => item.text ?? item.event),

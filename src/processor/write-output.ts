@@ -35,19 +35,22 @@ export interface FailedEventRow {
   event: string;
 }
 
-const INSERT_DELIVERIES = `
-INSERT INTO delivery_jobs (segment, destination_id, user_key, source_id, message_id, received_at, payload)
-SELECT (SELECT max(segment) FROM delivery_segments), destination_id, user_key, source_id, message_id, received_at, payload
+/** Inserts columnsOf's rows in order; `segment` is the SQL for a segmented table's segment. */
+function insertOutput(table: string, segment?: string): string {
+  const [segmentColumn, segmentValue] = segment ? ['segment, ', `${segment}, `] : ['', ''];
+  return `
+INSERT INTO ${table} (${segmentColumn}destination_id, user_key, source_id, message_id, received_at, payload)
+SELECT ${segmentValue}destination_id, user_key, source_id, message_id, received_at, payload
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], ${splitColumn(6)})
   WITH ORDINALITY AS t(destination_id, user_key, source_id, message_id, received_at, payload, ord)
 ORDER BY ord`;
+}
 
-const INSERT_STAGED = `
-INSERT INTO warehouse_staging (destination_id, user_key, source_id, message_id, received_at, payload)
-SELECT destination_id, user_key, source_id, message_id, received_at, payload
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], ${splitColumn(6)})
-  WITH ORDINALITY AS t(destination_id, user_key, source_id, message_id, received_at, payload, ord)
-ORDER BY ord`;
+const INSERT_DELIVERIES = insertOutput(
+  'delivery_jobs',
+  '(SELECT max(segment) FROM delivery_segments)',
+);
+const INSERT_STAGED = insertOutput('warehouse_staging');
 
 const INSERT_FAILURES = `
 INSERT INTO failed_events

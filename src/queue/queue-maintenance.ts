@@ -11,14 +11,13 @@ import {
   dropFinishedSegments,
   INGEST_QUEUE,
   rotateSegment,
-  type SegmentPolicy,
 } from './segments';
+
+const INTERVAL_MS = 1000;
+const EXPIRY_INTERVAL_MS = 60_000;
 
 export interface QueueMaintenanceOptions {
   dedupWindowHours: number;
-  segmentPolicy?: SegmentPolicy;
-  intervalMs?: number;
-  expiryIntervalMs?: number;
 }
 
 export class QueueMaintenance {
@@ -33,10 +32,9 @@ export class QueueMaintenance {
   ) {}
 
   start(): void {
-    const interval = this.options.intervalMs ?? 1000;
     this.#timer = setInterval(() => {
-      this.#running ??= this.runOnce().finally(() => (this.#running = undefined));
-    }, interval);
+      this.#running ??= this.#runOnce().finally(() => (this.#running = undefined));
+    }, INTERVAL_MS);
     this.#timer.unref();
   }
 
@@ -45,20 +43,21 @@ export class QueueMaintenance {
     await this.#running;
   }
 
-  /** One round of maintenance; exposed for tests. */
-  async runOnce(): Promise<void> {
+  /** One round of maintenance. */
+  async #runOnce(): Promise<void> {
     try {
       for (const queue of [INGEST_QUEUE, DELIVERY_QUEUE]) {
-        const policy = this.options.segmentPolicy ?? DEFAULT_SEGMENT_POLICY;
-        const rotated = await rotateSegment(this.pool, queue, policy);
+        const rotated = await rotateSegment(this.pool, queue, DEFAULT_SEGMENT_POLICY);
         if (rotated !== undefined)
           this.logger.debug({ queue: queue.jobs, segment: rotated }, 'segment started');
         const dropped = await dropFinishedSegments(this.pool, queue);
         if (dropped.length)
           this.logger.debug({ queue: queue.jobs, segments: dropped }, 'segments dropped');
       }
-      const expiryInterval = this.options.expiryIntervalMs ?? 60_000;
-      if (this.options.dedupWindowHours > 0 && Date.now() - this.#lastExpiry >= expiryInterval) {
+      if (
+        this.options.dedupWindowHours > 0 &&
+        Date.now() - this.#lastExpiry >= EXPIRY_INTERVAL_MS
+      ) {
         this.#lastExpiry = Date.now();
         const expired = await expireMessageIds(this.pool, this.options.dedupWindowHours);
         if (expired) this.logger.debug({ expired }, 'expired remembered messageIds');

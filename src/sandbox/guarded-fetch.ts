@@ -49,9 +49,10 @@ export interface FetchRules {
   resolve?: (hostname: string) => Promise<ResolvedAddress[]>;
 }
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 /** Enrichment answers are small; a larger body is refused rather than copied into the isolate. */
-export const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
+const MAX_RESPONSE_MB = 5;
+const MAX_RESPONSE_BYTES = MAX_RESPONSE_MB * 1024 * 1024;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers the transport owns; a transformation setting them would only confuse the request. */
@@ -122,7 +123,8 @@ async function followRedirects(
       };
     }
     response.resume();
-    if (hop === MAX_REDIRECTS) throw new Error(`fetch ${request.url}: more than 5 redirects`);
+    if (hop === MAX_REDIRECTS)
+      throw new Error(`fetch ${request.url}: more than ${MAX_REDIRECTS} redirects`);
     const next = parseUrl(location, url);
     if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) delete headers[name];
     // 303 always, and 301/302 after a POST, turn into a GET without a body (as fetch does).
@@ -240,7 +242,7 @@ async function readBody(response: IncomingMessage, url: URL, signal: AbortSignal
       size += chunk.length;
       if (size > MAX_RESPONSE_BYTES) {
         response.destroy();
-        throw new Error(`fetch ${url.href}: the response is larger than 5 MB`);
+        throw new Error(`fetch ${url.href}: the response is larger than ${MAX_RESPONSE_MB} MB`);
       }
       chunks.push(chunk);
     }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Workspace } from '../config/workspace';
+import type { TransformationConfig, Workspace } from '../config/workspace';
 import { SluiceError } from '../errors';
 import type { TransformationCode } from './transformation-sandbox';
 
@@ -24,11 +24,23 @@ export function loadTransformationCode(
       `${workspace.file}: no transformation with id "${transformationId}"`,
     );
   }
+  return transformationCode(workspace, transformation);
+}
+
+/**
+ * The code of a transformation of the workspace, with `libraries` when the caller already read
+ * them for another transformation of the same run, else with the workspace's libraries read now.
+ */
+export function transformationCode(
+  workspace: Omit<WorkspaceFiles, 'transformations'>,
+  transformation: TransformationConfig,
+  libraries?: TransformationCode['libraries'],
+): TransformationCode {
   return {
     id: transformation.id,
     name: transformation.file,
     source: readSource(workspace, transformation.file, `transformation "${transformation.id}"`),
-    libraries: readLibraries(workspace),
+    libraries: libraries ?? readLibraries(workspace),
   };
 }
 

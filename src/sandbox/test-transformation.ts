@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { isPlainObject } from '../gateway/normalize-event';
 import {
   TransformationSandbox,
   type EventMetadata,
@@ -36,7 +37,7 @@ export async function testTransformation(
   const receivedAt = new Date().toISOString();
   const events = input.events.map((event) => withMessageId(event));
   const metadata = events.map((event): EventMetadata => {
-    const fields = isRecord(event) ? event : {};
+    const fields = isPlainObject(event) ? event : {};
     return {
       sourceId: 'test-source',
       sourceName: 'Test source',
@@ -66,10 +67,6 @@ export async function testTransformation(
 }
 
 function withMessageId(event: unknown): unknown {
-  if (!isRecord(event) || typeof event.messageId === 'string') return event;
+  if (!isPlainObject(event) || typeof event.messageId === 'string') return event;
   return { ...event, messageId: `test-${randomUUID()}` };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

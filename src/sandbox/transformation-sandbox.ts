@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import { SandboxSchema } from '../config/workspace';
 import { guardedFetch, type FetchRules } from './guarded-fetch';
 import { SandboxIsolate, type CallOutcome } from './sandbox-isolate';
 import { decodeResult, encodePayload, failedRun, type OutputForm } from './wire-format';
@@ -53,12 +54,12 @@ export interface SandboxLimits {
   fetchAllowList: readonly string[];
 }
 
-/** The workspace defaults (src/config/workspace.ts), for runs without a workspace. */
+const defaults = SandboxSchema.parse({});
+
+/** The workspace defaults, for runs without a workspace. */
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = Object.freeze({
-  memoryLimitMb: 128,
-  timeoutMs: 4000,
-  fetchTimeoutMs: 2000,
-  fetchAllowList: Object.freeze([]),
+  ...defaults,
+  fetchAllowList: Object.freeze(defaults.fetchAllowList),
 });
 
 export interface TransformationCode {
@@ -104,7 +105,8 @@ export interface SandboxRun {
 export interface RunOptions {
   /**
    * `objects` (default): output events are parsed objects. `json`: each output event is its JSON
-   * text, for callers that store events as text; this skips a parse and a stringify per event.
+   * text, unparsed. The processor takes objects (it reads their messageId and chains them), and
+   * stringifies each again to store it.
    */
   output?: OutputForm;
 }

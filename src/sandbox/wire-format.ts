@@ -1,8 +1,10 @@
 /**
  * What crosses the isolate boundary per call: strings only, one batch per call. Events arrive as
  * JSON text from the queue and leave as JSON text (validated inside the isolate), so nothing that
- * JSON cannot hold (BigInt, cycles, Dates, functions) escapes the sandbox to fail later, and
- * callers that store text need no parse or stringify on the host.
+ * JSON cannot hold (BigInt, cycles, Dates, functions) escapes the sandbox to fail later. The host
+ * parses the output texts unless the caller asks for them as text (`json`); the processor asks for
+ * objects, since it reads each output's messageId and hands outputs to the next transformation,
+ * and stringifies them again to store them.
  *
  * Into the isolate: a header and the event JSON texts as they are (never parsed on the host). The
  * isolate parses one event at a time, so each event's objects die young, which keeps the small
