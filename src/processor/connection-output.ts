@@ -37,23 +37,22 @@ export async function connectionOutput(
 ): Promise<{ deliveries: DeliveryRow[]; failures: FailedEventRow[] }> {
   const deliveries: DeliveryRow[] = [];
   const failures: FailedEventRow[] = [];
-  const deliver = (input: ConnectionInput, event: SegmentEvent, payload?: string) =>
+  const deliver = (input: ConnectionInput, messageId: unknown, payload: string) =>
     deliveries.push({
       eventKey: input.eventKey,
       destinationId: route.destination.id,
       userKey: input.userKey,
       sourceId: input.sourceId,
-      messageId: typeof event.messageId === 'string' ? event.messageId : input.messageId,
+      messageId: typeof messageId === 'string' ? messageId : input.messageId,
       receivedAt: input.receivedAt,
-      payload: payload ?? JSON.stringify(event),
+      payload,
       warehouse: route.module.kind === 'warehouse',
     });
   if (route.transformations.length === 0) {
-    for (const input of inputs) deliver(input, input.event, input.eventText);
+    for (const input of inputs) deliver(input, input.event.messageId, input.eventText);
     return { deliveries, failures };
   }
   const chainInputs: ChainInput[] = inputs.map((input) => ({
-    event: input.event,
     eventText: input.eventText,
     metadata: {
       sourceId: route.source.id,
@@ -66,7 +65,7 @@ export async function connectionOutput(
     },
   }));
   const result = await runTransformations(route, chainInputs, deps);
-  for (const { input, event } of result.outputs) deliver(inputs[input], event);
+  for (const { input, messageId, text } of result.outputs) deliver(inputs[input], messageId, text);
   for (const failure of result.failures) {
     const input = inputs[failure.input];
     failures.push({

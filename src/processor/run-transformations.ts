@@ -4,7 +4,6 @@
  * of the chain with the error; an event a transformation drops just ends.
  */
 import type { Workspace } from '../config/workspace';
-import type { SegmentEvent } from '../event';
 import type {
   EventMetadata,
   SandboxError,
@@ -15,15 +14,23 @@ import { transformationCode } from '../sandbox/load-transformation';
 import type { Route } from './routing';
 
 export interface ChainInput {
-  event: SegmentEvent;
-  /** The same event as JSON text, which is what crosses into the sandbox. */
+  /** The event as JSON text, which is what crosses into the sandbox. */
   eventText: string;
   metadata: EventMetadata;
 }
 
+/** An event on its way through the chain, as the JSON text the sandbox reads and returns. */
+export interface ChainEvent {
+  /** Index of the input it came from. */
+  input: number;
+  text: string;
+  /** Its messageId, when it has a string one. */
+  messageId: string | null;
+}
+
 export interface ChainResult {
-  /** Output events, each with the index of the input it came from, in input order. */
-  outputs: Array<{ input: number; event: SegmentEvent }>;
+  /** Output events, in input order. */
+  outputs: ChainEvent[];
   failures: Array<{ input: number; transformationId: string; error: SandboxError }>;
 }
 
@@ -32,14 +39,12 @@ export async function runTransformations(
   inputs: readonly ChainInput[],
   deps: { sandbox: TransformationSandbox; workspace: Workspace },
 ): Promise<ChainResult> {
-  // The first transformation gets the events as the JSON text they arrived in (no stringify).
-  let current: Array<{ input: number; event: SegmentEvent; text?: string }> = inputs.map(
-    (input, index) => ({
-      input: index,
-      event: input.event,
-      text: input.eventText,
-    }),
-  );
+  // Events stay JSON text from the queue to the delivery row: no parse or stringify on the host.
+  let current: ChainEvent[] = inputs.map((input, index) => ({
+    input: index,
+    text: input.eventText,
+    messageId: input.metadata.messageId,
+  }));
   const failures: ChainResult['failures'] = [];
   // Read with the chain's first transformation and shared by the rest.
   let libraries: TransformationCode['libraries'] | undefined;
@@ -53,11 +58,13 @@ export async function runTransformations(
       libraries = code.libraries;
       run = await deps.sandbox.run(
         code,
-        current.map((item) => item.text ?? item.event),
+        current.map((item) => item.text),
+        // An output without a messageId of its own goes on under its input's.
         current.map((item) => ({
           ...inputs[item.input].metadata,
-          messageId: item.event.messageId,
+          messageId: item.messageId ?? inputs[item.input].metadata.messageId,
         })),
+        { output: 'json' },
       );
     } catch (error) {
       // The code could not be loaded or the sandbox failed as a whole: every event fails here.
@@ -67,7 +74,7 @@ export async function runTransformations(
       }
       return { outputs: [], failures };
     }
-    const next: typeof current = [];
+    const next: ChainEvent[] = [];
     run.results.forEach((result, index) => {
       const item = current[index];
       if ('error' in result) {
@@ -78,8 +85,9 @@ export async function runTransformations(
         });
         return;
       }
-      for (const event of result.events)
-        next.push({ input: item.input, event: event as SegmentEvent });
+      result.events.forEach((text, j) =>
+        next.push({ input: item.input, text: text as string, messageId: result.messageIds![j] }),
+      );
     });
     current = next;
   }

@@ -67,13 +67,31 @@ function header(fields) {
   return stringify(fields);
 }
 
-/** header, then the output event texts in input order, joined; lines[i] is one text or several. */
-function finishLines(counts, lines, errors) {
-  const parts = [header({ counts: counts, errors: errors })];
+/** A returned event's messageId, sent beside its text so that the host need not parse it. */
+function messageIdOf(value) {
+  const id = value.messageId;
+  return typeof id === 'string' ? id : null;
+}
+
+/**
+ * header, then the output event texts in input order, joined; lines[i] is one text or several,
+ * and ids[i] the messageIds of the same outputs in the same shape.
+ */
+function finishLines(counts, lines, ids, errors) {
+  const parts = [null];
+  const outputIds = [];
   for (let i = 0; i < counts.length; i++) {
-    if (counts[i] === 1 && !isArray(lines[i])) parts[parts.length] = lines[i];
-    else if (counts[i] > 0) for (let j = 0; j < lines[i].length; j++) parts[parts.length] = lines[i][j];
+    if (counts[i] === 1 && !isArray(lines[i])) {
+      parts[parts.length] = lines[i];
+      outputIds[outputIds.length] = ids[i];
+    } else if (counts[i] > 0) {
+      for (let j = 0; j < lines[i].length; j++) {
+        parts[parts.length] = lines[i][j];
+        outputIds[outputIds.length] = ids[i][j];
+      }
+    }
   }
+  parts[0] = header({ counts: counts, errors: errors, ids: outputIds });
   return joinParts(parts, SEPARATOR);
 }
 
@@ -88,13 +106,16 @@ function acceptEventResult(outcome, index, result) {
   }
   if (isArray(result)) {
     const texts = new Array(result.length);
+    const ids = new Array(result.length);
     for (let j = 0; j < result.length; j++) {
       if (!isPlainObject(result[j])) {
         throw new Problem('transformEvent returned an array whose item ' + j + ' is ' + describeType(result[j]) + ', not an event object');
       }
       texts[j] = serializeEvent(result[j]);
+      ids[j] = messageIdOf(result[j]);
     }
     outcome.lines[index] = texts;
+    outcome.ids[index] = ids;
     outcome.counts[index] = texts.length;
     return;
   }
@@ -102,6 +123,7 @@ function acceptEventResult(outcome, index, result) {
     throw new Problem('transformEvent must return an event object, an array of event objects, or null to drop the event; it returned ' + describeType(result));
   }
   outcome.lines[index] = serializeEvent(result);
+  outcome.ids[index] = messageIdOf(result);
   outcome.counts[index] = 1;
 }
 
@@ -138,7 +160,7 @@ function settleLater(outcome, index, thenable) {
 function runEvents(transform, headerText, joined) {
   const payload = begin(headerText, joined);
   const count = payload.texts.length;
-  const outcome = { counts: new Array(count), lines: new Array(count), errors: [] };
+  const outcome = { counts: new Array(count), lines: new Array(count), ids: new Array(count), errors: [] };
   let waits = null;
   for (let i = 0; i < count; i++) {
     currentIndex = i;
@@ -159,9 +181,9 @@ function runEvents(transform, headerText, joined) {
     }
   }
   currentIndex = -1;
-  if (waits === null) return finishLines(outcome.counts, outcome.lines, outcome.errors);
+  if (waits === null) return finishLines(outcome.counts, outcome.lines, outcome.ids, outcome.errors);
   return promiseAll(waits).then(function () {
-    return finishLines(outcome.counts, outcome.lines, outcome.errors);
+    return finishLines(outcome.counts, outcome.lines, outcome.ids, outcome.errors);
   });
 }
 
@@ -171,7 +193,11 @@ function acceptBatchResult(result, count, indexById) {
   }
   const counts = new Array(count).fill(0);
   const lines = new Array(count);
-  for (let i = 0; i < count; i++) lines[i] = [];
+  const ids = new Array(count);
+  for (let i = 0; i < count; i++) {
+    lines[i] = [];
+    ids[i] = [];
+  }
   for (let j = 0; j < result.length; j++) {
     const item = result[j];
     if (!isPlainObject(item)) {
@@ -184,9 +210,10 @@ function acceptBatchResult(result, count, indexById) {
       if (item.messageId === undefined || item.messageId === null || item.messageId === '') item.messageId = uuid();
     }
     lines[index][counts[index]] = serializeEvent(item);
+    ids[index][counts[index]] = messageIdOf(item);
     counts[index] += 1;
   }
-  return finishLines(counts, lines, []);
+  return finishLines(counts, lines, ids, []);
 }
 
 function runBatch(transform, headerText, joined) {

@@ -98,15 +98,22 @@ export interface SandboxLog {
 
 export interface SandboxRun {
   /** One entry per input event, in input order. */
-  results: Array<{ events: unknown[] } | { error: SandboxError }>;
+  results: Array<
+    | {
+        events: unknown[];
+        /** With output `json`: each output's messageId (null when it has no string one). */
+        messageIds?: Array<string | null>;
+      }
+    | { error: SandboxError }
+  >;
   logs: SandboxLog[];
 }
 
 export interface RunOptions {
   /**
    * `objects` (default): output events are parsed objects. `json`: each output event is its JSON
-   * text, unparsed. The processor takes objects (it reads their messageId and chains them), and
-   * stringifies each again to store it.
+   * text, unparsed, with its messageId beside it; for callers that store text (the processor),
+   * this skips a parse and a stringify per output.
    */
   output?: OutputForm;
 }

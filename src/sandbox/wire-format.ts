@@ -2,9 +2,9 @@
  * What crosses the isolate boundary per call: strings only, one batch per call. Events arrive as
  * JSON text from the queue and leave as JSON text (validated inside the isolate), so nothing that
  * JSON cannot hold (BigInt, cycles, Dates, functions) escapes the sandbox to fail later. The host
- * parses the output texts unless the caller asks for them as text (`json`); the processor asks for
- * objects, since it reads each output's messageId and hands outputs to the next transformation,
- * and stringifies them again to store them.
+ * parses the output texts unless the caller asks for them as text (`json`, what the processor
+ * does: it stores text and hands text to the next transformation, and gets each output's
+ * messageId beside its text).
  *
  * Into the isolate: a header and the event JSON texts as they are (never parsed on the host). The
  * isolate parses one event at a time, so each event's objects die young, which keeps the small
@@ -15,7 +15,8 @@
  * Out of the isolate (built by runtime-source.ts): header and output event texts in input order,
  * joined the same way:
  *   {"counts":[outputs of event 0 | -1 for an error, ...], "errors":[{index,message,stack?}],
- *    "logs":[[level, message, eventIndex?]], "droppedLogs":n}      or
+ *    "ids":[messageId of each output text | null], "logs":[[level, message, eventIndex?]],
+ *    "droppedLogs":n}      or
  *   {"failAll":{message,stack?}, "logs":[...], "droppedLogs":n}
  * The result comes from user-controlled code, so decoding validates every part of it.
  */
@@ -104,6 +105,8 @@ export function decodeResult(joined: unknown, count: number, output: OutputForm)
   }
   const counts = header.counts;
   if (!isCountList(counts, count, parts.length - 1)) return failedRun(count, MALFORMED, logs);
+  const ids = header.ids;
+  if (!isIdList(ids, parts.length - 1)) return failedRun(count, MALFORMED, logs);
   const errors = new Map<number, SandboxError>();
   if (Array.isArray(header.errors)) {
     for (const entry of header.errors as Array<{ index?: unknown }>) {
@@ -120,9 +123,23 @@ export function decodeResult(joined: unknown, count: number, output: OutputForm)
       continue;
     }
     results[i] = decodeEvents(parts, next, outputs, output);
+    if (output === 'json' && 'events' in results[i]) {
+      (results[i] as { messageIds: Array<string | null> }).messageIds = ids.slice(
+        next - 1,
+        next - 1 + outputs,
+      );
+    }
     next += outputs;
   }
   return { results, logs };
+}
+
+function isIdList(value: unknown, texts: number): value is Array<string | null> {
+  return (
+    Array.isArray(value) &&
+    value.length === texts &&
+    value.every((id) => id === null || typeof id === 'string')
+  );
 }
 
 function isCountList(value: unknown, count: number, texts: number): value is number[] {

@@ -174,3 +174,36 @@ test('a transformation that loops forever fails its events and the next chunk st
     'After',
   );
 });
+
+test('a chain hands text along; an output without a messageId goes on under its input’s', async () => {
+  const chainDir = mkdtempSync(path.join(os.tmpdir(), 'chain-'));
+  writeFileSync(
+    path.join(chainDir, 'strip.js'),
+    'export function transformEvent({ messageId, ...rest }) { return rest; }',
+  );
+  writeFileSync(
+    path.join(chainDir, 'stamp.js'),
+    'export function transformEvent(e, metadata) { return { ...e, seenAs: metadata.messageId }; }',
+  );
+  writeFileSync(
+    path.join(chainDir, 'sluice.yaml'),
+    `sources:
+  - { id: web, writeKey: web-write-key }
+destinations:
+  - { id: chained, type: testhook, config: { url: "http://hook.invalid" } }
+transformations:
+  - { id: strip, file: strip.js }
+  - { id: stamp, file: stamp.js }
+connections:
+  - { source: web, destination: chained, transformations: [strip, stamp] }
+`,
+  );
+  const [sent] = await ingestEvents(database.pool, 'web', [{ userId: 'u1', event: 'Chained' }]);
+  const worker = processor(loadWorkspace(path.join(chainDir, 'sluice.yaml')));
+  await worker.processAvailable();
+  await worker.stop();
+  const [row] = await deliveryRows(database.pool, 'chained');
+  expect(row.message_id).toBe(sent.messageId);
+  expect(row.event).toMatchObject({ event: 'Chained', seenAs: sent.messageId });
+  expect(row.event.messageId).toBeUndefined();
+});

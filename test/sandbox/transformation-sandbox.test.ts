@@ -255,6 +255,31 @@ describe('input and output forms', () => {
     expect(eventsOf(asJson, 1)).toEqual([JSON.stringify({ ...trackEvent(1), seen: true })]);
   });
 
+  test('JSON output carries each output event’s messageId beside its text', async () => {
+    const fanOut = code(`
+      export function transformEvent(e) {
+        const { messageId, ...rest } = e;
+        return [e, { ...e, messageId: messageId + '-b' }, rest, { ...rest, messageId: 7 }];
+      }
+    `);
+    const run = await sandbox.run(fanOut, [trackEvent(0)], [metadataFor(trackEvent(0))], {
+      output: 'json',
+    });
+    expect(run.results[0]).toMatchObject({ messageIds: ['m-0', 'm-0-b', null, null] });
+    expect(eventsOf(run, 0).map((text) => JSON.parse(text as string).messageId)).toEqual([
+      'm-0',
+      'm-0-b',
+      undefined,
+      7,
+    ]);
+    const batch = code('export function transformBatch(events) { return [{ type: "track" }]; }');
+    const batched = await sandbox.run(batch, [trackEvent(0)], [metadataFor(trackEvent(0))], {
+      output: 'json',
+    });
+    const [text] = eventsOf(batched, 0) as string[];
+    expect(batched.results[0]).toMatchObject({ messageIds: [JSON.parse(text).messageId] });
+  });
+
   test('no events need no isolate; mismatched metadata is a caller bug', async () => {
     await expect(sandbox.run(transformation, [], [])).resolves.toEqual({ results: [], logs: [] });
     await expect(sandbox.run(transformation, [trackEvent(0)], [])).rejects.toThrow(RangeError);
