@@ -71,7 +71,7 @@ defineGlobal('fetch', function fetch(resource, init) {
     }
     nextFetchId += 1;
     pendingFetches.set(nextFetchId, { resolve: resolve, reject: reject, owner: activeIndex() });
-    startFetch(nextFetchId, stringify(request));
+    startFetch(callNumber, nextFetchId, stringify(request));
   });
 });
 

@@ -23,15 +23,15 @@ const floor = Math.floor;
 const fromCharCode = String.fromCharCode;
 const NativePromise = Promise;
 const promiseAll = Promise.all.bind(Promise);
+const promiseThen = Function.prototype.call.bind(Promise.prototype.then);
 const NativeMap = Map;
 const NativeSet = Set;
 const NativeError = Error;
 const NativeTypeError = TypeError;
-// Event texts cross the boundary joined by the ASCII record separator, which JSON text never
-// holds raw (JSON escapes every control character): one string copies much faster than an array.
+// Event texts come in joined by the ASCII record separator, which JSON text never holds raw
+// (JSON escapes every control character); see wire-format.ts for why results go out as an array.
 const SEPARATOR = '\u001e';
 const splitText = Function.prototype.call.bind(String.prototype.split);
-const joinParts = Function.prototype.call.bind(Array.prototype.join);
 const MAX_LOGS = 1000;
 const MAX_TEXT = 2000;
 const MAX_STACK = 4000;
@@ -45,6 +45,8 @@ let resumingIndex = -1;
 let pendingIndexes = null;
 let pendingFetches = new NativeMap();
 let nextFetchId = 0;
+/** The host's number for the call being run: its fetches are attributed to that call. */
+let callNumber = -1;
 
 /** A failure found by the driver itself: reported without a stack (it has no user frames). */
 function Problem(message) {

@@ -9,7 +9,9 @@
  * `context.evalClosure(RUNTIME_SOURCE, [startFetch, RUNTIME_FILENAME])` and returns
  * `{ bind, deliver }`:
  * - `bind(namespace, fileName)` checks the module's exports and returns the runner
- *   `(headerText, eventTexts) => resultParts | Promise<resultParts>`;
+ *   `(headerText, eventTexts, callNumber) => resultParts | Promise<resultParts>`. The host sends
+ *   calls without waiting for the previous one to end; the runner runs them one after another
+ *   (a call starts once every earlier call has settled), so per-call state is never shared;
  * - `deliver(id, ok, text)` settles the promise of fetch `id` (the host calls it when done).
  */
 import { RUNTIME_GLOBALS } from './runtime-globals';
@@ -21,7 +23,8 @@ export const RUNTIME_FILENAME = 'sluice:sandbox-runtime';
 /** The driver: calls the user's function over a batch and reports the outcome. */
 const RUNTIME_DRIVER = String.raw`
 
-function begin(headerText, joined) {
+function begin(headerText, joined, number) {
+  callNumber = number;
   logs = [];
   droppedLogs = 0;
   currentIndex = -1;
@@ -74,8 +77,8 @@ function messageIdOf(value) {
 }
 
 /**
- * header, then the output event texts in input order, joined; lines[i] is one text or several,
- * and ids[i] the messageIds of the same outputs in the same shape.
+ * [header, the output event texts in input order...]; lines[i] is one text or several, and
+ * ids[i] the messageIds of the same outputs in the same shape.
  */
 function finishLines(counts, lines, ids, errors) {
   const parts = [null];
@@ -92,11 +95,11 @@ function finishLines(counts, lines, ids, errors) {
     }
   }
   parts[0] = header({ counts: counts, errors: errors, ids: outputIds });
-  return joinParts(parts, SEPARATOR);
+  return parts;
 }
 
 function finishFailed(error) {
-  return header({ failAll: describeError(error) });
+  return [header({ failAll: describeError(error) })];
 }
 
 function acceptEventResult(outcome, index, result) {
@@ -157,8 +160,8 @@ function settleLater(outcome, index, thenable) {
   });
 }
 
-function runEvents(transform, headerText, joined) {
-  const payload = begin(headerText, joined);
+function runEvents(transform, headerText, joined, number) {
+  const payload = begin(headerText, joined, number);
   const count = payload.texts.length;
   const outcome = { counts: new Array(count), lines: new Array(count), ids: new Array(count), errors: [] };
   let waits = null;
@@ -216,8 +219,8 @@ function acceptBatchResult(result, count, indexById) {
   return finishLines(counts, lines, ids, []);
 }
 
-function runBatch(transform, headerText, joined) {
-  const payload = begin(headerText, joined);
+function runBatch(transform, headerText, joined, number) {
+  const payload = begin(headerText, joined, number);
   const count = payload.texts.length;
   const indexById = new NativeMap();
   for (let i = count - 1; i >= 0; i--) indexById.set(payload.meta[i][1], i);
@@ -270,9 +273,26 @@ function bind(namespace, fileName) {
   if (typeof transform !== 'function') {
     throw new NativeError(fileName + ': the export ' + name + ' is ' + describeType(transform) + ', not a function');
   }
-  return hasEvent
-    ? function runner(headerText, joined) { return runEvents(transform, headerText, joined); }
-    : function runner(headerText, joined) { return runBatch(transform, headerText, joined); };
+  return oneAtATime(hasEvent ? runEvents : runBatch, transform);
+}
+
+/**
+ * The runner: runs a call at once when no earlier call is pending (always, for synchronous code),
+ * else after the last pending one settles.
+ */
+function oneAtATime(run, transform) {
+  let last = null;
+  function ignore() {}
+  return function runner(headerText, joined, number) {
+    const result = last === null
+      ? run(transform, headerText, joined, number)
+      : promiseThen(last, function () { return run(transform, headerText, joined, number); });
+    if (!isThenable(result)) return result;
+    const settled = promiseThen(result, ignore, ignore);
+    last = settled;
+    promiseThen(settled, function () { if (last === settled) last = null; });
+    return result;
+  };
 }
 
 return { bind: bind, deliver: deliver };

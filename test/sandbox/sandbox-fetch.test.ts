@@ -2,7 +2,7 @@
 // private-address block (after DNS and on every redirect), redirects and the time limits.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
+import { CALL_EVENTS, type TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import {
   code,
   createSandbox,
@@ -42,6 +42,8 @@ function route(request: IncomingMessage, response: ServerResponse): void {
     case '/loop':
       response.writeHead(307, { location: '/loop' });
       return void response.end();
+    case '/query':
+      return json(200, { query: url.search });
     case '/gzip':
       response.writeHead(200, { 'content-encoding': 'gzip' });
       return void response.end(gzipSync('compressed text'));
@@ -199,6 +201,39 @@ describe('with the local server allowed', () => {
     // The request of the dead call was cancelled, not left hanging.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(aborted).toContain('/slow?call=limit');
+  });
+
+  test('a run over several calls gets each fetch back to the event that made it', async () => {
+    const numbered = code(`
+      let running = false;
+      export async function transformBatch(events) {
+        // Calls sent together still run one at a time: none starts while another awaits.
+        if (running) throw new Error('two calls overlapped');
+        running = true;
+        try {
+          return await Promise.all(events.map(async (event) => {
+            const response = await fetch(event.url + '?i=' + event.properties.index);
+            log('fetched', event.properties.index);
+            return { ...event, echoed: (await response.json()).query };
+          }));
+        } finally {
+          running = false;
+        }
+      }
+    `);
+    const count = CALL_EVENTS * 2 + 3;
+    const events = Array.from({ length: count }, (_, i) => ({
+      messageId: `m-${i}`,
+      url: `${server.url}/query`,
+      properties: { index: i },
+    }));
+    const run = await runOn(sandbox, numbered, events);
+    for (let i = 0; i < count; i++) {
+      expect(eventsOf(run, i)).toEqual([{ ...events[i], echoed: `?i=${i}` }]);
+    }
+    expect(run.logs.map((log) => log.message).sort()).toEqual(
+      events.map((_, i) => `fetched ${i}`).sort(),
+    );
   });
 });
 

@@ -1,6 +1,10 @@
 // Hostile and broken transformations: loops, endless awaits, memory bombs and escape attempts
 // fail their own events only; the process, other transformations and later calls keep working.
-import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
+import {
+  CALL_EVENTS,
+  type SandboxRun,
+  type TransformationSandbox,
+} from '../../src/sandbox/transformation-sandbox';
 import { code, createSandbox, errorOf, eventsOf, runOn, trackEvent } from './helpers';
 
 const TIMEOUT_MS = 300;
@@ -85,6 +89,64 @@ test('calls queued behind a timed-out call get their own time budget', async () 
   ]);
   expect(errorOf(stuck, 0).message).toMatch(/ran longer than/);
   expect(eventsOf(queued, 0)).toEqual([{ ...trackEvent(1), ok: true }]);
+});
+
+describe('a run over several calls (sent to the isolate together)', () => {
+  const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) => trackEvent(i));
+  /** The call (0, 1 or 2) that held each failed event. */
+  function failedCalls(run: SandboxRun): Set<number> {
+    const calls = new Set<number>();
+    run.results.forEach((result, i) => {
+      if ('error' in result) calls.add(Math.floor(i / CALL_EVENTS));
+    });
+    return calls;
+  }
+
+  test.each([
+    ['loops', 'while (true) {}', /ran longer than 300 ms/],
+    ['runs out of memory', HAZARDS[3][1], /more than 32 MB of memory/],
+  ])(
+    'a call that %s fails alone; the calls behind it run in a fresh isolate',
+    async (_name, badPart, message) => {
+      const transformation = misbehaving(badPart);
+      const marked = events.map((event, i) =>
+        i === CALL_EVENTS + 5 ? { ...event, bad: true } : event,
+      );
+      const run = await runOn(sandbox, transformation, marked);
+      expect(failedCalls(run)).toEqual(new Set([1]));
+      expect(errorOf(run, CALL_EVENTS).message).toMatch(message);
+      expect(eventsOf(run, CALL_EVENTS * 2)).toEqual([{ ...events[CALL_EVENTS * 2], ok: true }]);
+    },
+  );
+
+  test('each call has its own time budget, from when the one before it ended', async () => {
+    // Each call takes about 60% of the limit: the run takes more than the limit, no call does.
+    const slow = code(`
+      export function transformBatch(events) {
+        const until = Date.now() + ${TIMEOUT_MS * 0.6};
+        while (Date.now() < until) {}
+        return events;
+      }
+    `);
+    const started = Date.now();
+    const run = await runOn(sandbox, slow, events);
+    expect(Date.now() - started).toBeGreaterThan(TIMEOUT_MS);
+    expect(failedCalls(run)).toEqual(new Set());
+  });
+
+  test('calls run in order: module state sees the events one after another', async () => {
+    const counting = code(`
+      let seen = 0;
+      export async function transformEvent(event) {
+        await null;
+        return { ...event, seen: ++seen };
+      }
+    `);
+    const run = await runOn(sandbox, counting, events);
+    expect(run.results.map((_, i) => (eventsOf(run, i)[0] as { seen: number }).seen)).toEqual(
+      events.map((_, i) => i + 1),
+    );
+  });
 });
 
 test('top-level code that loops or throws fails the call with a clear error', async () => {
