@@ -42,6 +42,8 @@ export class DeliveryLocks {
   #sessionNumber = 0;
   #held = new Set<string>();
   #closed = false;
+  /** The last query sent on the session: rounds share it, and their queries go one at a time. */
+  #lastQuery: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -55,7 +57,7 @@ export class DeliveryLocks {
     try {
       if (wanted.length > 0) {
         const client = await this.#client();
-        const { rows } = await client.query<{ user_key: string }>(LOCK_KEYS, [
+        const { rows } = await this.#query<{ user_key: string }>(client, LOCK_KEYS, [
           destinationId,
           wanted,
         ]);
@@ -77,7 +79,7 @@ export class DeliveryLocks {
     try {
       if (held.session === this.#sessionNumber && this.#session) {
         const client = await this.#session;
-        await client.query(UNLOCK_KEYS, [held.destinationId, held.keys]);
+        await this.#query(client, UNLOCK_KEYS, [held.destinationId, held.keys]);
       }
     } catch {
       this.#lost(held.session);
@@ -94,6 +96,17 @@ export class DeliveryLocks {
     if (session) releaseConnection(await session, true);
   }
 
+  /** pg queues a query sent while another runs, but warns that pg@9 will refuse to. */
+  #query<R extends pg.QueryResultRow>(
+    client: pg.PoolClient,
+    sql: string,
+    params: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const result = this.#lastQuery.then(() => client.query<R>(sql, params));
+    this.#lastQuery = result.catch(() => undefined);
+    return result;
+  }
+
   #client(): Promise<pg.PoolClient> {
     if (this.#closed) throw new Error('the delivery locks are closed');
     if (!this.#session) {
@@ -103,6 +116,8 @@ export class DeliveryLocks {
         if (this.#session === session) this.#session = undefined;
       });
       this.#session = session;
+      // A new session does not wait behind the queries of a lost one.
+      this.#lastQuery = Promise.resolve();
     }
     return this.#session;
   }
