@@ -34,7 +34,7 @@ function begin(headerText, joined, number) {
   pendingFetches = new NativeMap();
   const payload = parse(headerText);
   const texts = typeof joined === 'string' ? splitText(joined, SEPARATOR) : null;
-  if (texts === null || texts.length !== payload.meta.length) {
+  if (texts === null || texts.length !== payload.ids.length) {
     throw new NativeError('The input events do not match their metadata');
   }
   payload.texts = texts;
@@ -51,16 +51,15 @@ function eventAt(payload, index) {
 }
 
 function metadataAt(payload, index) {
-  const entry = payload.meta[index];
-  const shared = payload.shared[entry[0]];
+  const shared = payload.shared[payload.sharedOf === null ? 0 : payload.sharedOf[index]];
   return {
     sourceId: shared.sourceId,
     sourceName: shared.sourceName,
     destinationId: shared.destinationId,
     destinationName: shared.destinationName,
     destinationType: shared.destinationType,
-    messageId: entry[1],
-    receivedAt: entry[2],
+    messageId: payload.ids[index],
+    receivedAt: payload.receivedAt[index],
   };
 }
 
@@ -223,7 +222,7 @@ function runBatch(transform, headerText, joined, number) {
   const payload = begin(headerText, joined, number);
   const count = payload.texts.length;
   const indexById = new NativeMap();
-  for (let i = count - 1; i >= 0; i--) indexById.set(payload.meta[i][1], i);
+  for (let i = count - 1; i >= 0; i--) indexById.set(payload.ids[i], i);
   const metadata = function metadata(event) {
     const id = event !== null && typeof event === 'object' ? event.messageId : undefined;
     const index = indexById.get(id);

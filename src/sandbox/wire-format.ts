@@ -10,7 +10,8 @@
  * isolate parses one event at a time, so each event's objects die young, which keeps the small
  * young generation of a 128 MB isolate cheap:
  *   header {"shared":[{sourceId,sourceName,destinationId,destinationName,destinationType}, ...],
- *           "meta":[[sharedIndex, messageId, receivedAt], ...]}
+ *           "sharedOf":[index into shared, per event] or null when all are shared[0],
+ *           "ids":[messageId, per event], "receivedAt":[receivedAt, per event]}
  *   texts  "<event 0 JSON>\x1e<event 1 JSON>\x1e..." (one string: it enters the isolate as an
  *          external string, without a copy on the isolate's thread)
  * Out of the isolate (built by runtime-source.ts): an array of the header and the output event
@@ -46,28 +47,35 @@ export function encodePayload(
   events: readonly unknown[],
   metadata: readonly EventMetadata[],
 ): { header: string; texts: string } {
+  const count = events.length;
   // A batch almost always shares one source and destination: send that part once.
   const shared: EventMetadata[] = [];
+  let sharedOf: number[] | null = null;
   let last = -1;
-  const meta = new Array<string>(events.length);
-  const texts = new Array<string>(events.length);
-  for (let i = 0; i < events.length; i++) {
+  const ids = new Array<string>(count);
+  const receivedAt = new Array<string>(count);
+  const texts = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
     const event = events[i];
     texts[i] = typeof event === 'string' ? event : (JSON.stringify(event) ?? 'null');
     const entry = metadata[i];
     if (last < 0 || !sameShared(shared[last], entry)) {
       last = shared.findIndex((known) => sameShared(known, entry));
       if (last < 0) last = shared.push(entry) - 1;
+      if (last > 0) sharedOf ??= new Array<number>(count).fill(0);
     }
-    meta[i] = `[${last},${JSON.stringify(entry.messageId)},${JSON.stringify(entry.receivedAt)}]`;
+    if (sharedOf) sharedOf[i] = last;
+    ids[i] = entry.messageId;
+    receivedAt[i] = entry.receivedAt;
   }
-  const sharedText = JSON.stringify(
-    shared.map((entry) => Object.fromEntries(SHARED_FIELDS.map((f) => [f, entry[f]]))),
-  );
-  return {
-    header: `{"shared":${sharedText},"meta":[${meta.join(',')}]}`,
-    texts: texts.join(SEPARATOR),
-  };
+  // Arrays of strings, not an array per event: JSON.stringify has a fast path for them.
+  const header = JSON.stringify({
+    shared: shared.map((entry) => Object.fromEntries(SHARED_FIELDS.map((f) => [f, entry[f]]))),
+    sharedOf,
+    ids,
+    receivedAt,
+  });
+  return { header, texts: texts.join(SEPARATOR) };
 }
 
 function sameShared(a: EventMetadata, b: EventMetadata): boolean {

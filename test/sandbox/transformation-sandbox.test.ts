@@ -124,16 +124,18 @@ describe('async transformEvent', () => {
 test('metadata gives each event its source, destination, messageId and receivedAt', async () => {
   const run = await sandbox.run(
     code('export function transformEvent(event, metadata) { return { ...event, metadata }; }'),
-    [trackEvent(0), trackEvent(1)],
+    [trackEvent(0), trackEvent(1), trackEvent(2)],
     [
       metadataFor(trackEvent(0)),
       { ...metadataFor(trackEvent(1)), destinationId: 'dst-2', receivedAt: '2024-06-01T00:00:00Z' },
+      metadataFor(trackEvent(2)),
     ],
   );
   expect(eventsOf(run, 0)[0]).toMatchObject({ metadata: metadataFor(trackEvent(0)) });
   expect(eventsOf(run, 1)[0]).toMatchObject({
     metadata: { messageId: 'm-1', destinationId: 'dst-2', receivedAt: '2024-06-01T00:00:00Z' },
   });
+  expect(eventsOf(run, 2)[0]).toMatchObject({ metadata: metadataFor(trackEvent(2)) });
 });
 
 describe('transformBatch', () => {
