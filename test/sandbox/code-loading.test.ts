@@ -1,6 +1,6 @@
 // How transformation code is loaded: exports, syntax errors, libraries (nested and missing), and
 // code versions replacing each other without a restart.
-import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
+import { CALL_EVENTS, type TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import { code, createSandbox, errorOf, eventsOf, runOn, trackEvent } from './helpers';
 
 let sandbox: TransformationSandbox;
@@ -112,6 +112,31 @@ describe('code versions', () => {
     expect(eventsOf(await runOn(sandbox, withLib(2), [trackEvent(0)]), 0)).toMatchObject([
       { v: 2 },
     ]);
+  });
+
+  test('a new version takes over while the old one finishes the calls it already has', async () => {
+    const version = (n: number) =>
+      code(
+        `export async function transformEvent(e) { await null; return { ...e, version: ${n} }; }`,
+      );
+    const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) => trackEvent(i));
+    const [old, fresh] = await Promise.all([
+      runOn(sandbox, version(1), events),
+      runOn(sandbox, version(2), [trackEvent(0)]),
+    ]);
+    for (let i = 0; i < events.length; i++)
+      expect(eventsOf(old, i)).toMatchObject([{ version: 1 }]);
+    expect(eventsOf(fresh, 0)).toMatchObject([{ version: 2 }]);
+  });
+
+  test('disposing the sandbox ends the calls in flight and the ones queued behind them', async () => {
+    const stuck = code('export async function transformEvent(e) { await new Promise(() => {}); }');
+    const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) => trackEvent(i));
+    const pending = runOn(sandbox, stuck, events);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    sandbox.dispose();
+    const run = await pending;
+    for (let i = 0; i < events.length; i++) expect(errorOf(run, i).message).toMatch(/stopped/);
   });
 
   test('one version keeps its module state across calls; calls are serialized', async () => {
