@@ -274,14 +274,22 @@ export class SandboxIsolate {
   /** Builds the runtime for the calls queued; a failed build fails the call at the head. */
   async #build(timeoutMs: number): Promise<void> {
     const { code, logger } = this.#options;
-    const isolate = new ivm.Isolate({
-      memoryLimit: this.#options.memoryLimitMb,
-      onCatastrophicError: (message) =>
-        logger.fatal(
-          { transformationId: code.id, message },
-          'isolated-vm lost control of an isolate',
-        ),
-    });
+    let isolate: ivm.Isolate;
+    try {
+      isolate = new ivm.Isolate({
+        memoryLimit: this.#options.memoryLimitMb,
+        onCatastrophicError: (message) =>
+          logger.fatal(
+            { transformationId: code.id, message },
+            'isolated-vm lost control of an isolate',
+          ),
+      });
+    } catch (error) {
+      const head = this.#calls[0];
+      if (head) this.#end(head, failure(`Starting an isolate failed: ${(error as Error).message}`));
+      this.#advance();
+      return;
+    }
     this.#isolate = isolate;
     try {
       const runtime = await this.#buildIn(isolate, timeoutMs);

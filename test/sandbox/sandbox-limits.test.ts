@@ -149,6 +149,19 @@ describe('a run over several calls (sent to the isolate together)', () => {
   });
 });
 
+test('an isolate that cannot be started fails the calls with the reason, not the process', async () => {
+  const tiny = createSandbox({ memoryLimitMb: 4 });
+  try {
+    const events = Array.from({ length: CALL_EVENTS + 1 }, (_, i) => trackEvent(i));
+    const run = await runOn(tiny, code('export function transformEvent(e) { return e; }'), events);
+    for (let i = 0; i < events.length; i++) {
+      expect(errorOf(run, i).message).toMatch(/Starting an isolate failed: .*memoryLimit/);
+    }
+  } finally {
+    tiny.dispose();
+  }
+});
+
 test('top-level code that loops or throws fails the call with a clear error', async () => {
   const loops = code('while (true) {}\nexport function transformEvent(e) { return e; }');
   expect(errorOf(await runOn(sandbox, loops, [trackEvent(0)]), 0).message).toMatch(
