@@ -286,7 +286,9 @@ function oneAtATime(run, transform) {
     const result = last === null
       ? run(transform, headerText, joined, number)
       : promiseThen(last, function () { return run(transform, headerText, joined, number); });
-    if (!isThenable(result)) return result;
+    // A finished call's result is an array; checked as such, not as "no then", since user code
+    // could give arrays a then.
+    if (isArray(result)) return result;
     const settled = promiseThen(result, ignore, ignore);
     last = settled;
     promiseThen(settled, function () { if (last === settled) last = null; });

@@ -7,8 +7,9 @@
  * to escape fails only the events of its own call; the process and other transformations go on.
  *
  * Concurrency: calls for one transformation run one at a time, in the order they were made (they
- * queue inside its isolate); calls for different transformations run in parallel. Batch events per call: the
- * per-call cost is a fraction of a millisecond, the per-event cost a few microseconds.
+ * queue inside its isolate); calls for different transformations run in parallel. Batch events
+ * per call: the per-call cost is a fraction of a millisecond, the per-event cost a few
+ * microseconds.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';

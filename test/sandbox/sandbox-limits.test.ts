@@ -258,6 +258,19 @@ describe('escape attempts', () => {
     expect(eventsOf(await runOn(sandbox, polluter, [trackEvent(2)]), 0)).toEqual([trackEvent(2)]);
   });
 
+  test('giving arrays and promises a then of its own does not stall or break the calls', async () => {
+    const saboteur = code(
+      `Array.prototype.then = function () {};
+      Promise.prototype.then = function () {};
+      export function transformEvent(e) { return { ...e, seen: true }; }`,
+    );
+    const events = Array.from({ length: CALL_EVENTS * 2 }, (_, i) => trackEvent(i));
+    const run = await runOn(sandbox, saboteur, events);
+    for (let i = 0; i < events.length; i++) {
+      expect(eventsOf(run, i)).toEqual([{ ...events[i], seen: true }]);
+    }
+  });
+
   test('sabotaging serialization fails the call with a clear error, not the host', async () => {
     const saboteur = code(
       `Object.prototype.toJSON = function () { return 'forged'; };
