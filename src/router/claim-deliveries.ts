@@ -113,12 +113,11 @@ export class DeliveryRound {
       [destinationId, options.limit],
     );
     if (walked.length === 0) return undefined;
-    const heads = [...new Set(walked.filter((row) => row.oldest).map((row) => row.user_key))];
-    const headKeys = new Set(heads);
-    const blocked = walked.filter((row) => !headKeys.has(row.user_key)).map((row) => row.id);
+    const heads = new Set(walked.filter((row) => row.oldest).map((row) => row.user_key));
+    const blocked = walked.filter((row) => !heads.has(row.user_key)).map((row) => row.id);
     if (blocked.length > 0) await pool.query(PUSH_BACK, [destinationId, blocked]);
-    if (heads.length === 0) return undefined;
-    const held = await locks.lock(destinationId, heads);
+    if (heads.size === 0) return undefined;
+    const held = await locks.lock(destinationId, [...heads]);
     if (held.keys.length === 0) return undefined;
     let groups: ClaimedDelivery[][];
     try {

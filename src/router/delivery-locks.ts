@@ -12,6 +12,7 @@
  */
 import type pg from 'pg';
 import { holdConnection, releaseConnection } from '../db/held-connection';
+import { OneAtATime } from '../one-at-a-time';
 
 /**
  * SQL for the two int4s of a user's lock: the destination's hash, then the user key's hash. A
@@ -42,8 +43,8 @@ export class DeliveryLocks {
   #sessionNumber = 0;
   #held = new Set<string>();
   #closed = false;
-  /** The last query sent on the session: rounds share it, and their queries go one at a time. */
-  #lastQuery: Promise<unknown> = Promise.resolve();
+  /** Rounds share the session; its queries go one at a time. */
+  #queries = new OneAtATime();
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -102,9 +103,7 @@ export class DeliveryLocks {
     sql: string,
     params: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    const result = this.#lastQuery.then(() => client.query<R>(sql, params));
-    this.#lastQuery = result.catch(() => undefined);
-    return result;
+    return this.#queries.run(() => client.query<R>(sql, params));
   }
 
   #client(): Promise<pg.PoolClient> {
@@ -117,7 +116,7 @@ export class DeliveryLocks {
       });
       this.#session = session;
       // A new session does not wait behind the queries of a lost one.
-      this.#lastQuery = Promise.resolve();
+      this.#queries = new OneAtATime();
     }
     return this.#session;
   }

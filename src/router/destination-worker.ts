@@ -20,6 +20,7 @@ import type {
 } from '../../destinations/destination';
 import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
+import { OneAtATime } from '../one-at-a-time';
 import { PollLoop } from '../poll-loop';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { DeliveryRound, type ClaimedDelivery } from './claim-deliveries';
@@ -77,7 +78,7 @@ export class DestinationWorker {
   #inFlight = 0;
   #waitingForSlot: Array<() => void> = [];
   #recentRequests: number[] = [];
-  #claiming: Promise<unknown> = Promise.resolve();
+  #claims = new OneAtATime();
   /** Credentials to mask in stored requests, as written and as escaped in JSON and URLs. */
   readonly #credentials: string[];
 
@@ -123,14 +124,12 @@ export class DestinationWorker {
     const started = performance.now();
     // One claim at a time per worker: a claim walks past the users that rounds in flight have
     // locked, and two walking at once would find the same users and one of them would lose.
-    const claim = this.#claiming.then(() =>
+    const round = await this.#claims.run(() =>
       DeliveryRound.claim(this.deps.pool, this.deps.locks, this.destinationId, {
         limit: this.options.claimLimit,
         perKey: this.module.batching ? Math.min(this.module.batching.maxItems, 100) : 20,
       }),
     );
-    this.#claiming = claim.catch(() => undefined);
-    const round = await claim;
     if (!round) return 0;
     const groups = round.groups;
     const claimedAt = performance.now();

@@ -1,9 +1,9 @@
 /**
  * One transformation version in its own isolate: compiled once, reused for every call, and rebuilt
- * lazily after it was disposed. Calls are sent to the isolate as soon as they come, so the isolate
- * starts the next call the moment one ends instead of idling for a round trip to this thread
- * (measured: a round trip per call of 100 events cost 15–20% of the throughput); the runtime
- * inside runs them one at a time (runtime-source.ts). The call at the head of the queue is the
+ * lazily after it was disposed. Calls are sent to the isolate before their turn (up to
+ * CALLS_SENT_AHEAD), so the isolate starts the next call the moment one ends instead of idling for
+ * a round trip to this thread (measured: a round trip per call of 100 events cost 15–20% of the
+ * throughput); the runtime inside runs them one at a time (runtime-source.ts). The call at the head of the queue is the
  * one running, and a wall-clock watchdog times it from when it became the head: when it runs past
  * its limit, whether it spins or awaits forever, the watchdog disposes the isolate (isolated-vm's
  * `timeout` option does not bound code resumed after an await, isolated-vm issue #518) and fails
@@ -122,11 +122,8 @@ export class SandboxIsolate {
   /** Disposes the isolate now; calls not yet ended fail. */
   dispose(): void {
     this.#disposed = true;
-    const calls = this.#calls;
-    this.#calls = [];
-    this.#stopWatchdog();
     this.#disposeIsolate();
-    for (const call of calls) this.#settle(call, failure('The transformation was stopped'));
+    this.#endAll(failure('The transformation was stopped'));
   }
 
   /** Moves the queue on: builds the isolate when needed, sends unsent calls, times the head. */
@@ -137,10 +134,7 @@ export class SandboxIsolate {
       return;
     }
     if (this.#codeError) {
-      const calls = this.#calls;
-      this.#calls = [];
-      this.#stopWatchdog();
-      for (const call of calls) this.#settle(call, { ok: false, error: this.#codeError });
+      this.#endAll({ ok: false, error: this.#codeError });
       return;
     }
     if (this.#watchdog?.call !== head) {
@@ -238,6 +232,14 @@ export class SandboxIsolate {
     this.#calls.shift();
     if (this.#watchdog?.call === call) this.#stopWatchdog();
     this.#settle(call, outcome);
+  }
+
+  /** Ends every call not yet ended with the same outcome. */
+  #endAll(outcome: CallOutcome): void {
+    const calls = this.#calls;
+    this.#calls = [];
+    this.#stopWatchdog();
+    for (const call of calls) this.#settle(call, outcome);
   }
 
   #settle(call: Call, outcome: CallOutcome): void {

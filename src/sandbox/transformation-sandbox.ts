@@ -21,9 +21,9 @@ import { SandboxIsolate, type CallOutcome } from './sandbox-isolate';
 import { decodeResult, encodePayload, failedRun, type OutputForm } from './wire-format';
 
 /**
- * Most events per call into an isolate; a run over more is cut into calls of this size, all sent
- * at once: the isolate runs them back to back while this thread encodes the next slices and
- * decodes the finished ones. Smaller calls overlap more but cost more each; each call's output
+ * Most events per call into an isolate; a run over more is cut into calls of this size, queued
+ * on the isolate together: it runs them back to back while this thread encodes the next slices
+ * and decodes the finished ones. Smaller calls overlap more but cost more each; each call's output
  * texts also stay alive until it returns, and at the default 128 MB an isolate's young generation
  * is only 2 MB (isolated-vm sizes it from the memory limit). Measured with bench/transform:
  * 100 did best, 50 and 200 were 5% slower.
