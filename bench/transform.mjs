@@ -88,6 +88,7 @@ const sandbox = new TransformationSandbox({
     timeoutMs: 4000,
     fetchTimeoutMs: 2000,
     fetchAllowList: [],
+    maxOutputsPerEvent: 1000,
   },
   logger: pino({ level: 'silent' }),
 });

@@ -92,6 +92,11 @@ export const SandboxSchema = z.strictObject({
   memoryLimitMb: z.number().int().min(8).max(4096).default(128),
   timeoutMs: z.number().int().min(10).max(600_000).default(4000),
   fetchTimeoutMs: z.number().int().min(10).max(600_000).default(2000),
+  /**
+   * Most events a transformation may make of one event; an event that fans out to more fails
+   * with an error saying so. Bounds what one event can cost every stage after it.
+   */
+  maxOutputsPerEvent: z.number().int().min(1).max(100_000).default(1000),
 });
 
 const WorkspaceSchema = z.strictObject({

@@ -1,7 +1,8 @@
 /**
  * The code that runs inside every transformation isolate, next to the user's module, assembled
- * from three parts: the prelude (captured built-ins, per-call state, helpers), the globals user
- * code sees (`log`, `console`, `fetch`, `btoa`, `atob`), and here the driver that calls
+ * from four parts: the prelude (captured built-ins, per-call state, helpers), the globals user
+ * code sees (`log`, `console`, `fetch`, `btoa`, `atob`), the freeze of the built-ins once the
+ * module has loaded (runtime-harden.ts), and here the driver that calls
  * `transformEvent`/`transformBatch`, checks what they return and serializes the outcome. Checking
  * inside the isolate means only strings cross the boundary (see wire-format.ts).
  *
@@ -15,6 +16,7 @@
  * - `deliver(id, ok, text)` settles the promise of fetch `id` (the host calls it when done).
  */
 import { RUNTIME_GLOBALS } from './runtime-globals';
+import { RUNTIME_HARDEN } from './runtime-harden';
 import { RUNTIME_PRELUDE } from './runtime-prelude';
 
 /** The file name of the runtime's frames; they are cut from stack traces shown to users. */
@@ -69,6 +71,10 @@ function header(fields) {
   return stringify(fields);
 }
 
+function tooManyOutputs(name, outputs, maxOutputs) {
+  return name + ' made ' + outputs + ' events of one event; the limit is ' + maxOutputs + ' (sandbox.maxOutputsPerEvent)';
+}
+
 /** A returned event's messageId, sent beside its text so that the host need not parse it. */
 function messageIdOf(value) {
   const id = value.messageId;
@@ -107,6 +113,7 @@ function acceptEventResult(outcome, index, result) {
     return;
   }
   if (isArray(result)) {
+    if (result.length > outcome.maxOutputs) throw new Problem(tooManyOutputs('transformEvent', result.length, outcome.maxOutputs));
     const texts = new Array(result.length);
     const ids = new Array(result.length);
     for (let j = 0; j < result.length; j++) {
@@ -162,7 +169,7 @@ function settleLater(outcome, index, thenable) {
 function runEvents(transform, headerText, joined, number) {
   const payload = begin(headerText, joined, number);
   const count = payload.texts.length;
-  const outcome = { counts: new Array(count), lines: new Array(count), ids: new Array(count), errors: [] };
+  const outcome = { counts: new Array(count), lines: new Array(count), ids: new Array(count), errors: [], maxOutputs: payload.maxOutputs };
   let waits = null;
   for (let i = 0; i < count; i++) {
     currentIndex = i;
@@ -189,17 +196,14 @@ function runEvents(transform, headerText, joined, number) {
   });
 }
 
-function acceptBatchResult(result, count, indexById) {
+function acceptBatchResult(result, count, indexById, maxOutputs) {
   if (!isArray(result)) {
     throw new Problem('transformBatch must return an array of event objects; it returned ' + describeType(result));
   }
+  // First each output's input, so that an input over the limit fails before any of its outputs
+  // is serialized.
+  const owners = new Array(result.length);
   const counts = new Array(count).fill(0);
-  const lines = new Array(count);
-  const ids = new Array(count);
-  for (let i = 0; i < count; i++) {
-    lines[i] = [];
-    ids[i] = [];
-  }
   for (let j = 0; j < result.length; j++) {
     const item = result[j];
     if (!isPlainObject(item)) {
@@ -211,11 +215,27 @@ function acceptBatchResult(result, count, indexById) {
       index = 0;
       if (item.messageId === undefined || item.messageId === null || item.messageId === '') item.messageId = uuid();
     }
-    lines[index][counts[index]] = serializeEvent(item);
-    ids[index][counts[index]] = messageIdOf(item);
+    owners[j] = index;
     counts[index] += 1;
   }
-  return finishLines(counts, lines, ids, []);
+  const errors = [];
+  const lines = new Array(count);
+  const ids = new Array(count);
+  for (let i = 0; i < count; i++) {
+    lines[i] = [];
+    ids[i] = [];
+    if (counts[i] <= maxOutputs) continue;
+    errors[errors.length] = { index: i, message: tooManyOutputs('transformBatch', counts[i], maxOutputs) };
+    counts[i] = -1;
+  }
+  for (let j = 0; j < result.length; j++) {
+    const index = owners[j];
+    if (counts[index] < 0) continue;
+    const at = lines[index].length;
+    lines[index][at] = serializeEvent(result[j]);
+    ids[index][at] = messageIdOf(result[j]);
+  }
+  return finishLines(counts, lines, ids, errors);
 }
 
 function runBatch(transform, headerText, joined, number) {
@@ -241,7 +261,7 @@ function runBatch(transform, headerText, joined, number) {
   }
   const settle = function (value) {
     try {
-      return acceptBatchResult(value, count, indexById);
+      return acceptBatchResult(value, count, indexById, payload.maxOutputs);
     } catch (error) {
       return finishFailed(error);
     }
@@ -272,6 +292,8 @@ function bind(namespace, fileName) {
   if (typeof transform !== 'function') {
     throw new NativeError(fileName + ': the export ' + name + ' is ' + describeType(transform) + ', not a function');
   }
+  // The module has loaded: from here on no event's code may change the built-ins.
+  hardenBuiltins();
   return oneAtATime(hasEvent ? runEvents : runBatch, transform);
 }
 
@@ -299,4 +321,4 @@ function oneAtATime(run, transform) {
 return { bind: bind, deliver: deliver };
 `;
 
-export const RUNTIME_SOURCE = RUNTIME_PRELUDE + RUNTIME_GLOBALS + RUNTIME_DRIVER;
+export const RUNTIME_SOURCE = RUNTIME_PRELUDE + RUNTIME_GLOBALS + RUNTIME_HARDEN + RUNTIME_DRIVER;

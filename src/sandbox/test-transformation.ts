@@ -58,7 +58,8 @@ export async function testTransformation(
     const output: TestTransformationOutput = { events: [], logs: run.logs, errors: [] };
     run.results.forEach((result, eventIndex) => {
       if ('error' in result) output.errors.push({ eventIndex, ...result.error });
-      else output.events.push(...result.events);
+      // A loop, not push(...events): a fan-out can be larger than the call stack allows.
+      else for (const event of result.events) output.events.push(event);
     });
     return output;
   } finally {

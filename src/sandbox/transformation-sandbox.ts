@@ -53,6 +53,8 @@ export interface SandboxLimits {
   fetchTimeoutMs: number;
   /** Hosts `fetch` may reach: exact names or `*.example.com`; empty means no fetch at all. */
   fetchAllowList: readonly string[];
+  /** Most events one event may become; more fail the event. */
+  maxOutputsPerEvent: number;
 }
 
 const defaults = SandboxSchema.parse({});
@@ -177,12 +179,19 @@ export class TransformationSandbox {
     const calls: Array<{ outcome: Promise<CallOutcome>; count: number }> = [];
     for (let start = 0; start < events.length; start += CALL_EVENTS) {
       const end = Math.min(events.length, start + CALL_EVENTS);
-      const payload = encodePayload(events.slice(start, end), metadata.slice(start, end));
+      const payload = encodePayload(
+        events.slice(start, end),
+        metadata.slice(start, end),
+        this.#limits.maxOutputsPerEvent,
+      );
       calls.push({ outcome: isolate.call(payload, this.#limits.timeoutMs), count: end - start });
     }
+    const { maxOutputsPerEvent } = this.#limits;
     const runs = calls.map(({ outcome, count }) =>
       outcome.then((result) =>
-        result.ok ? decodeResult(result.parts, count, output) : failedRun(count, result.error),
+        result.ok
+          ? decodeResult(result.parts, count, output, maxOutputsPerEvent)
+          : failedRun(count, result.error),
       ),
     );
     return joinRuns(await Promise.all(runs));

@@ -11,7 +11,8 @@
  * young generation of a 128 MB isolate cheap:
  *   header {"shared":[{sourceId,sourceName,destinationId,destinationName,destinationType}, ...],
  *           "sharedOf":[index into shared, per event] or null when all are shared[0],
- *           "ids":[messageId, per event], "receivedAt":[receivedAt, per event]}
+ *           "ids":[messageId, per event], "receivedAt":[receivedAt, per event],
+ *           "maxOutputs":most output events per input event}
  *   texts  "<event 0 JSON>\x1e<event 1 JSON>\x1e..." (one string: it enters the isolate as an
  *          external string, without a copy on the isolate's thread)
  * Out of the isolate (built by runtime-source.ts): an array of the header and the output event
@@ -46,6 +47,7 @@ const SEPARATOR = '\u001e';
 export function encodePayload(
   events: readonly unknown[],
   metadata: readonly EventMetadata[],
+  maxOutputs: number,
 ): { header: string; texts: string } {
   const count = events.length;
   // A batch almost always shares one source and destination: send that part once.
@@ -74,6 +76,7 @@ export function encodePayload(
     sharedOf,
     ids,
     receivedAt,
+    maxOutputs,
   });
   return { header, texts: texts.join(SEPARATOR) };
 }
@@ -100,7 +103,12 @@ const MALFORMED: SandboxError = {
 };
 
 /** Turns the isolate's result (header and output texts) into one result per input event. */
-export function decodeResult(parts: unknown, count: number, output: OutputForm): SandboxRun {
+export function decodeResult(
+  parts: unknown,
+  count: number,
+  output: OutputForm,
+  maxOutputs: number,
+): SandboxRun {
   if (!Array.isArray(parts) || typeof parts[0] !== 'string') return failedRun(count, MALFORMED);
   let header: Record<string, unknown>;
   try {
@@ -130,6 +138,12 @@ export function decodeResult(parts: unknown, count: number, output: OutputForm):
     const outputs = counts[i];
     if (outputs < 0) {
       results[i] = { error: errors.get(i) ?? MALFORMED };
+      continue;
+    }
+    // The runtime enforces the limit; checked again since its result is not to be trusted.
+    if (outputs > maxOutputs) {
+      results[i] = { error: MALFORMED };
+      next += outputs;
       continue;
     }
     results[i] = decodeEvents(parts, next, outputs, output);

@@ -43,7 +43,13 @@ export function transformEvent(event, metadata) {
 beforeAll(async () => {
   database = await createTestDatabase();
   sandbox = new TransformationSandbox({
-    limits: { memoryLimitMb: 64, timeoutMs: 2000, fetchTimeoutMs: 500, fetchAllowList: [] },
+    limits: {
+      memoryLimitMb: 64,
+      timeoutMs: 2000,
+      fetchTimeoutMs: 500,
+      fetchAllowList: [],
+      maxOutputsPerEvent: 1000,
+    },
     logger: createLogger('silent'),
   });
 });

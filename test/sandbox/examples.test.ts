@@ -124,6 +124,7 @@ test('enrich-from-api adds CRM data and degrades gracefully', async () => {
       timeoutMs: 2000,
       fetchTimeoutMs: 1000,
       fetchAllowList: ['127.0.0.1'],
+      maxOutputsPerEvent: 1000,
     });
     const transformation = loadTransformationCode(workspace, 'enrich-from-api');
     // The example points at its CRM; the test points it at the local fake.

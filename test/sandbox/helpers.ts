@@ -18,6 +18,7 @@ export const TEST_LIMITS: SandboxLimits = {
   timeoutMs: 1000,
   fetchTimeoutMs: 500,
   fetchAllowList: [],
+  maxOutputsPerEvent: 1000,
 };
 
 export function createSandbox(

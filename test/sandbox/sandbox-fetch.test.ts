@@ -194,6 +194,7 @@ describe('with the local server allowed', () => {
       timeoutMs: 300,
       fetchTimeoutMs: 10_000,
       fetchAllowList: ['127.0.0.1'],
+      maxOutputsPerEvent: 1000,
     });
     const url = `${server.url}/slow?call=limit`;
     const run = await runOn(sandbox, fetcher, [{ messageId: 'm', url }]);
@@ -248,6 +249,7 @@ describe('refusals', () => {
       timeoutMs: 1000,
       fetchTimeoutMs: 500,
       fetchAllowList: [],
+      maxOutputsPerEvent: 1000,
     });
     expect(await fetchVia(`${server.url}/users/42`)).toMatchObject({
       error: expect.stringMatching(/not in sandbox.fetchAllowList/),

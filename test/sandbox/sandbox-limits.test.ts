@@ -64,6 +64,7 @@ test('a crashing transformation does not affect another one running at the same 
     timeoutMs: 2000,
     fetchTimeoutMs: 500,
     fetchAllowList: [],
+    maxOutputsPerEvent: 1000,
   });
   const looping = misbehaving('while (true) {}', 'looping.js');
   const healthy = code('export function transformEvent(e) { return { ...e, healthy: true }; }', {
@@ -190,6 +191,7 @@ test('raising the time limit with setLimits applies to the next call', async () 
     timeoutMs: 2000,
     fetchTimeoutMs: 500,
     fetchAllowList: [],
+    maxOutputsPerEvent: 1000,
   });
   expect(eventsOf(await runOn(sandbox, slowish, [trackEvent(0)]), 0)).toHaveLength(1);
 });
@@ -250,12 +252,82 @@ describe('escape attempts', () => {
       'export function transformEvent(e) { return { ...e, polluted: ({}).polluted ?? null, mapped: [1].map((x) => x + 1) }; }',
       { id: 'victim' },
     );
-    await runOn(sandbox, polluter, [trackEvent(0)]);
+    // Built-ins are frozen while events are transformed: the attempt fails the polluter's event.
+    expect(errorOf(await runOn(sandbox, polluter, [trackEvent(0)]), 0).message).toBe(
+      'TypeError: Cannot add property polluted, object is not extensible',
+    );
     const run = await runOn(sandbox, victim, [trackEvent(1)]);
     expect(eventsOf(run, 0)).toEqual([{ ...trackEvent(1), polluted: null, mapped: [2] }]);
     expect(({} as { polluted?: string }).polluted).toBeUndefined();
-    // The polluter itself keeps working: the runtime captured JSON.parse before user code ran.
-    expect(eventsOf(await runOn(sandbox, polluter, [trackEvent(2)]), 0)).toEqual([trackEvent(2)]);
+  });
+
+  test("one event's code cannot change what the next event's code sees", async () => {
+    // A deep merge of an event's properties, as transformations write them: an event holding
+    // "__proto__" (stored as data, delivered as data) would pollute Object.prototype.
+    const merger = code(`
+      function merge(target, source) {
+        for (const key of Object.keys(source)) {
+          if (source[key] && typeof source[key] === 'object') merge((target[key] ??= {}), source[key]);
+          else target[key] = source[key];
+        }
+        return target;
+      }
+      const defaults = {};
+      export function transformEvent(event) {
+        if (event.properties.replace) JSON.stringify = () => '"forged"';
+        if (event.properties.patch) Array.prototype.includes = () => true;
+        merge(defaults, event.properties);
+        return { ...event, isAdmin: {}.isAdmin ?? null, includes: [1].includes(2) };
+      }
+    `);
+    const hostile = [
+      JSON.parse('{"__proto__": {"isAdmin": true}}'),
+      { replace: true },
+      { patch: true },
+      JSON.parse('{"constructor": {"prototype": {"isAdmin": true}}}'),
+    ].map((properties, i) => ({ ...trackEvent(i), userId: `attacker-${i}`, properties }));
+    const victim = { ...trackEvent(9), userId: 'victim', properties: {} };
+    const run = await runOn(sandbox, merger, [...hostile, victim]);
+    for (let i = 0; i < hostile.length; i++) {
+      expect(errorOf(run, i).message).toMatch(/^TypeError: Cannot (add property|assign to)/);
+    }
+    expect(eventsOf(run, hostile.length)).toEqual([{ ...victim, isAdmin: null, includes: false }]);
+  });
+
+  test('ordinary code that assigns inherited names, and polyfills at load, still work', async () => {
+    const ordinary = code(`
+      if (!Array.prototype.sluiceLast) {
+        Object.defineProperty(Array.prototype, 'sluiceLast', { value() { return this[this.length - 1]; } });
+      }
+      class ValidationError extends Error {
+        constructor(message) {
+          super(message);
+          this.name = 'ValidationError';
+        }
+      }
+      function Money(cents) { this.cents = cents; }
+      Money.prototype.toString = function () { return (this.cents / 100).toFixed(2); };
+      export function transformEvent(event) {
+        const labelled = { value: 1 };
+        labelled.toString = () => 'labelled';
+        labelled.constructor = 'kept as data';
+        const error = new ValidationError('bad');
+        return { ...event, text: String(labelled), money: String(new Money(1250)),
+                 error: error.name + ': ' + error.message, last: [1, 2, 3].sluiceLast(),
+                 data: labelled.constructor };
+      }
+    `);
+    const run = await runOn(sandbox, ordinary, [trackEvent(0)]);
+    expect(eventsOf(run, 0)).toEqual([
+      {
+        ...trackEvent(0),
+        text: 'labelled',
+        money: '12.50',
+        error: 'ValidationError: bad',
+        last: 3,
+        data: 'kept as data',
+      },
+    ]);
   });
 
   test('giving arrays and promises a then of its own does not stall or break the calls', async () => {

@@ -135,4 +135,28 @@ describe('testTransformation', () => {
       },
     ]);
   });
+
+  test('an event fanned out past the limit is reported as failed, not a crash of the loop', async () => {
+    const products = Array.from({ length: 150_000 }, (_, i) => ({ sku: `s-${i}` }));
+    const result = await testTransformation({
+      code: inlineCode(
+        'export function transformEvent(e) { return e.properties.products.map((p) => ({ ...e, properties: p })); }',
+        { ...workspace(), libraries: [] },
+      ),
+      events: [
+        { type: 'track', event: 'Order Completed', properties: { products } },
+        { type: 'track', event: 'Order Completed', properties: { products: products.slice(0, 2) } },
+      ],
+      limits: { ...TEST_LIMITS, memoryLimitMb: 256, timeoutMs: 30_000, maxOutputsPerEvent: 1000 },
+      logger: silentLogger,
+    });
+    expect(result.errors).toEqual([
+      {
+        eventIndex: 0,
+        message:
+          'transformEvent made 150000 events of one event; the limit is 1000 (sandbox.maxOutputsPerEvent)',
+      },
+    ]);
+    expect(result.events).toHaveLength(2);
+  });
 });

@@ -1,7 +1,16 @@
 // The sandbox's contract with transformation authors: return forms, async code, metadata,
 // transformBatch mapping, error reports, logs and input/output forms.
 import { CALL_EVENTS, type TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
-import { code, createSandbox, errorOf, eventsOf, metadataFor, runOn, trackEvent } from './helpers';
+import {
+  TEST_LIMITS,
+  code,
+  createSandbox,
+  errorOf,
+  eventsOf,
+  metadataFor,
+  runOn,
+  trackEvent,
+} from './helpers';
 
 let sandbox: TransformationSandbox;
 beforeEach(() => {
@@ -51,6 +60,39 @@ describe('transformEvent return forms', () => {
     expect(errorOf(run, 3).message).toMatch(/cannot be converted to JSON.*circular/i);
     expect(eventsOf(run, 4)).toHaveLength(1);
   });
+});
+
+describe('outputs per event (sandbox.maxOutputsPerEvent)', () => {
+  const fanOut = (exportName: 'transformEvent' | 'transformBatch') =>
+    code(
+      exportName === 'transformEvent'
+        ? `export function transformEvent(e) {
+             return Array.from({ length: e.properties.outputs }, (_, i) => ({ ...e, messageId: e.messageId + '-' + i }));
+           }`
+        : // Outputs keep their input's messageId: that is how they are attributed to it.
+          `export function transformBatch(events) {
+             return events.flatMap((e) => Array.from({ length: e.properties.outputs }, () => ({ ...e })));
+           }`,
+    );
+  const withOutputs = (index: number, outputs: number) => ({
+    ...trackEvent(index),
+    properties: { outputs },
+  });
+
+  beforeEach(() => sandbox.setLimits({ ...TEST_LIMITS, maxOutputsPerEvent: 100 }));
+
+  test.each(['transformEvent', 'transformBatch'] as const)(
+    '%s: an event that fans out past the limit fails alone, with the limit named',
+    async (exportName) => {
+      const events = [withOutputs(0, 100), withOutputs(1, 150_000), withOutputs(2, 3)];
+      const run = await runOn(sandbox, fanOut(exportName), events);
+      expect(eventsOf(run, 0)).toHaveLength(100);
+      expect(errorOf(run, 1).message).toBe(
+        `${exportName} made 150000 events of one event; the limit is 100 (sandbox.maxOutputsPerEvent)`,
+      );
+      expect(eventsOf(run, 2)).toHaveLength(3);
+    },
+  );
 });
 
 describe('errors', () => {
