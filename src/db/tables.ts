@@ -53,7 +53,8 @@ export interface FailedEventsTable {
   failed_at: Generated<Timestamp>;
   source_id: string;
   destination_id: string;
-  transformation_id: string;
+  /** Null when the event failed in the processor outside any transformation. */
+  transformation_id: string | null;
   message_id: string;
   user_key: string;
   received_at: Timestamp;

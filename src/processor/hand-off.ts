@@ -10,6 +10,7 @@
  */
 import type pg from 'pg';
 import { withTransaction } from '../db/transaction';
+import { isTransientDatabaseError } from '../db/transient-errors';
 import type { Cursor } from './read-ingest-chunk';
 import {
   insertDeliveries,
@@ -38,6 +39,63 @@ export type HandOffResult =
   | { committed: false; reason: 'cursor moved' };
 
 export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandOffResult> {
+  return handOffWith(pool, input, async (client, duplicateKeys) => {
+    const deliveries = input.deliveries.filter((row) => !duplicateKeys.has(row.eventKey));
+    const failures = input.failures.filter((row) => !duplicateKeys.has(row.eventKey));
+    await insertDeliveries(client, deliveries);
+    await insertFailedEvents(client, failures);
+    return failures.length;
+  });
+}
+
+/** One connection's output for the event handed off alone (see handOffIsolated). */
+export interface IsolatedOutput {
+  deliveries: readonly DeliveryRow[];
+  failures: readonly FailedEventRow[];
+  /** The failed event recorded instead when the database refuses this output. */
+  asFailure(error: unknown): FailedEventRow;
+}
+
+/**
+ * The hand-off of one event that failed its chunk (see processor.ts): each connection's output is
+ * written under a savepoint, and output the database refuses for a reason other than a lost
+ * database becomes a failed event of that connection instead, so the event is recorded and its
+ * partition moves on. Takes a chunk of that one event.
+ */
+export async function handOffIsolated(
+  pool: pg.Pool,
+  input: Omit<HandOffInput, 'deliveries' | 'failures'> & { outputs: readonly IsolatedOutput[] },
+): Promise<HandOffResult> {
+  return handOffWith(pool, input, async (client, duplicateKeys) => {
+    if (duplicateKeys.size > 0) return 0;
+    let failures = 0;
+    for (const output of input.outputs) {
+      await client.query('SAVEPOINT connection_output');
+      try {
+        await insertDeliveries(client, output.deliveries);
+        await insertFailedEvents(client, output.failures);
+        failures += output.failures.length;
+      } catch (error) {
+        if (isTransientDatabaseError(error)) throw error;
+        await client.query('ROLLBACK TO SAVEPOINT connection_output');
+        await insertFailedEvents(client, [output.asFailure(error)]);
+        failures += 1;
+      }
+    }
+    return failures;
+  });
+}
+
+/**
+ * The transaction both hand-offs share: checks the cursors under lock, remembers the chunk's
+ * messageIds, lets `write` write the output (it returns the failed events written), and moves the
+ * cursors.
+ */
+async function handOffWith(
+  pool: pg.Pool,
+  input: Pick<HandOffInput, 'startCursors' | 'endCursors' | 'eventKeys'>,
+  write: (client: pg.PoolClient, duplicateKeys: ReadonlySet<string>) => Promise<number>,
+): Promise<HandOffResult> {
   const partitions = [...input.startCursors.keys()].sort((a, b) => a - b);
   return withTransaction(pool, async (client): Promise<HandOffResult> => {
     const { rows: current } = await client.query<{ partition: number; txid: string; id: number }>(
@@ -55,10 +113,7 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
     const duplicateKeys = input.eventKeys
       ? await rememberKeys(client, input.eventKeys)
       : new Set<string>();
-    const deliveries = input.deliveries.filter((row) => !duplicateKeys.has(row.eventKey));
-    const failures = input.failures.filter((row) => !duplicateKeys.has(row.eventKey));
-    await insertDeliveries(client, deliveries);
-    await insertFailedEvents(client, failures);
+    const failures = await write(client, duplicateKeys);
     const ends = [...input.endCursors.entries()];
     await client.query(
       `UPDATE ingest_cursors c SET txid = v.txid::xid8, id = v.id
@@ -70,7 +125,7 @@ export async function handOff(pool: pg.Pool, input: HandOffInput): Promise<HandO
         ends.map(([, c]) => c.id),
       ],
     );
-    return { committed: true, duplicates: duplicateKeys.size, failures: failures.length };
+    return { committed: true, duplicates: duplicateKeys.size, failures };
   });
 }
 

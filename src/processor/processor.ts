@@ -2,7 +2,9 @@
  * The processor: reads the ingest queue of the partitions it leases, in order, and turns each
  * event into per-destination work — admitted per connection (integrations, supported types,
  * filters), passed through the connection's transformations, written as delivery rows — then
- * hands the chunk off in one transaction (hand-off.ts). One chunk is in flight at a time.
+ * hands the chunk off in one transaction (hand-off.ts). One chunk is in flight at a time. No
+ * event can stall a partition: a chunk that fails is split until the event at fault is alone,
+ * and that event is recorded as failed (see #handleIsolatingFailures).
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -11,15 +13,44 @@ import type { Logger } from 'pino';
 import type { Workspace } from '../config/workspace';
 import { userKeyOf, type SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
+import { isTransientDatabaseError } from '../db/transient-errors';
 import { PollLoop } from '../poll-loop';
 import { messageKey } from '../queue/message-ids';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
-import { handOff } from './hand-off';
+import { handOff, handOffIsolated, type HandOffResult, type IsolatedOutput } from './hand-off';
 import { PartitionLeases } from './partition-leases';
-import { readIngestChunk, type Cursor, type IngestChunk } from './read-ingest-chunk';
+import {
+  readIngestChunk,
+  splitChunk,
+  type Cursor,
+  type IngestChunk,
+  type IngestRecord,
+} from './read-ingest-chunk';
 import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
 import type { DeliveryRow, FailedEventRow } from './write-output';
+
+/** The failed event recorded for a connection when the processor itself failed on the event. */
+function failedInProcessor(
+  record: IngestRecord,
+  userKey: string,
+  route: Route,
+  error: unknown,
+): FailedEventRow {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    eventKey: messageKey(record.sourceId, record.messageId),
+    sourceId: record.sourceId,
+    destinationId: route.destination.id,
+    transformationId: null,
+    messageId: record.messageId,
+    userKey,
+    receivedAt: record.receivedAt.toISOString(),
+    error: `The processor could not hand this event on: ${message}`,
+    stack: error instanceof Error ? error.stack : undefined,
+    event: record.payload,
+  };
+}
 
 export interface ProcessorOptions {
   /** Most events read per chunk (spread over the leased partitions). */
@@ -100,8 +131,86 @@ export class Processor {
     const perPartition = Math.max(50, Math.ceil(this.#options.chunkSize / partitions.length));
     const chunk = await readIngestChunk(this.deps.pool, partitions, perPartition);
     if (chunk.records.length === 0) return 0;
-    await this.#handleChunk(chunk);
+    await this.#handleIsolatingFailures(chunk);
     return chunk.records.length;
+  }
+
+  /**
+   * Hands the chunk off; when that fails for any reason but a lost database, the chunk is split
+   * in halves, each handled the same way, until the event at fault is alone: it is then handed
+   * off connection by connection (#handleAlone), so one event can never hold its partition back.
+   * A lost database throws, and the whole chunk is read again once the database is back.
+   */
+  async #handleIsolatingFailures(chunk: IngestChunk): Promise<void> {
+    try {
+      await this.#handleChunk(chunk);
+    } catch (error) {
+      if (isTransientDatabaseError(error)) throw error;
+      if (chunk.records.length === 1) return this.#handleAlone(chunk, error);
+      this.deps.logger.warn(
+        { err: error, events: chunk.records.length },
+        'a chunk failed; splitting it to find the event at fault',
+      );
+      for (const half of splitChunk(chunk)) await this.#handleIsolatingFailures(half);
+    }
+  }
+
+  /**
+   * The one event of a chunk that failed: each connection's output is made and written on its
+   * own; a connection whose output cannot be made, or that the database refuses, gets a failed
+   * event (replayable) with the error instead.
+   */
+  async #handleAlone(chunk: IngestChunk, chunkError: unknown): Promise<void> {
+    const [record] = chunk.records;
+    const workspace = this.deps.workspace();
+    const routes = routingTable(workspace, this.deps.destinations).get(record.sourceId) ?? [];
+    let item: ConnectionInput | undefined;
+    try {
+      item = this.#parse(chunk).events[0];
+    } catch {
+      // Recorded below for every connection, with the error that failed the chunk.
+    }
+    const userKey = item?.userKey ?? record.messageId;
+    const outputs: IsolatedOutput[] = [];
+    for (const route of routes) {
+      const asFailure = (error: unknown) => failedInProcessor(record, userKey, route, error);
+      try {
+        if (!item) throw chunkError;
+        if (rejection(route, item.event) !== undefined) continue;
+        const output = await connectionOutput(route, [item], {
+          sandbox: this.deps.sandbox,
+          workspace,
+        });
+        outputs.push({ ...output, asFailure });
+      } catch (error) {
+        outputs.push({ deliveries: [], failures: [asFailure(error)], asFailure });
+      }
+    }
+    const endCursors = new Map([[record.partition, { txid: record.txid, id: record.id }]]);
+    const result = await handOffIsolated(this.deps.pool, {
+      startCursors: chunk.startCursors,
+      endCursors,
+      eventKeys: this.#options.dedup
+        ? [
+            {
+              key: messageKey(record.sourceId, record.messageId),
+              receivedAt: record.receivedAt.toISOString(),
+            },
+          ]
+        : undefined,
+      outputs,
+    });
+    if (!result.committed) return;
+    this.deps.logger.warn(
+      {
+        err: chunkError,
+        sourceId: record.sourceId,
+        messageId: record.messageId,
+        failures: result.failures,
+      },
+      'an event failed its chunk; handed off on its own, what could not be handed on recorded as failed events',
+    );
+    this.#recordMetrics(chunk, 1, result);
   }
 
   async #refreshLeasesIfDue(): Promise<void> {
@@ -131,8 +240,9 @@ export class Processor {
         sandbox: this.deps.sandbox,
         workspace,
       });
-      deliveries.push(...output.deliveries);
-      failures.push(...output.failures);
+      // Loops, not push(...rows): a chunk's outputs can outnumber what the call stack takes.
+      for (const row of output.deliveries) deliveries.push(row);
+      for (const row of output.failures) failures.push(row);
     }
     const result = await handOff(this.deps.pool, {
       startCursors: chunk.startCursors,
@@ -150,8 +260,16 @@ export class Processor {
       this.#lastLeaseRefresh = 0;
       return;
     }
+    this.#recordMetrics(chunk, events.length, result);
+  }
+
+  #recordMetrics(
+    chunk: IngestChunk,
+    events: number,
+    result: Extract<HandOffResult, { committed: true }>,
+  ): void {
     const { metrics } = this.deps;
-    metrics.processorEvents.inc(events.length - result.duplicates);
+    metrics.processorEvents.inc(events - result.duplicates);
     if (result.duplicates) metrics.ingestDuplicates.inc(result.duplicates);
     metrics.processorFailures.inc(result.failures);
     const newest = chunk.records[chunk.records.length - 1].receivedAt.getTime();

@@ -84,3 +84,30 @@ export async function readIngestChunk(
   });
   return { records, startCursors };
 }
+
+/**
+ * The chunk's first and second halves, each with the cursors it starts from, for handing them off
+ * one after the other: the second half's cursor in a partition the halves share is the first
+ * half's last record there.
+ */
+export function splitChunk(chunk: IngestChunk): [IngestChunk, IngestChunk] {
+  const middle = Math.ceil(chunk.records.length / 2);
+  return [sliceChunk(chunk, 0, middle), sliceChunk(chunk, middle, chunk.records.length)];
+}
+
+/** Records [from, to) of the chunk; they are in partition order, then queue order. */
+function sliceChunk(chunk: IngestChunk, from: number, to: number): IngestChunk {
+  const startCursors = new Map<number, Cursor>();
+  for (let i = from; i < to; i++) {
+    const { partition } = chunk.records[i];
+    if (startCursors.has(partition)) continue;
+    const before = i > from ? undefined : chunk.records[i - 1];
+    startCursors.set(
+      partition,
+      before?.partition === partition
+        ? { txid: before.txid, id: before.id }
+        : chunk.startCursors.get(partition)!,
+    );
+  }
+  return { records: chunk.records.slice(from, to), startCursors };
+}

@@ -5,6 +5,7 @@
  * by the replay of failed events.
  */
 import type pg from 'pg';
+import { storableText, storableTextOrNull } from '../db/storable-text';
 import { joinColumn, splitColumn } from '../queue/text-columns';
 
 export interface DeliveryRow {
@@ -25,7 +26,8 @@ export interface FailedEventRow {
   eventKey: string;
   sourceId: string;
   destinationId: string;
-  transformationId: string;
+  /** Null when the event failed in the processor outside any transformation. */
+  transformationId: string | null;
   messageId: string;
   userKey: string;
   receivedAt: string;
@@ -84,15 +86,17 @@ export async function insertFailedEvents(
   rows: readonly FailedEventRow[],
 ): Promise<void> {
   if (rows.length === 0) return;
+  // What failed is what holds odd values: an id or an error message may hold a NUL or a lone
+  // surrogate (the event itself is JSON text, which holds them as escapes).
   await client.query(INSERT_FAILURES, [
     rows.map((row) => row.sourceId),
     rows.map((row) => row.destinationId),
     rows.map((row) => row.transformationId),
-    rows.map((row) => row.messageId),
-    rows.map((row) => row.userKey),
+    rows.map((row) => storableText(row.messageId)),
+    rows.map((row) => storableText(row.userKey)),
     rows.map((row) => row.receivedAt),
-    rows.map((row) => row.error),
-    rows.map((row) => row.stack ?? null),
+    rows.map((row) => storableText(row.error)),
+    rows.map((row) => storableTextOrNull(row.stack)),
     joinColumn(rows, (row) => row.event),
   ]);
 }

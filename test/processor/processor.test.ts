@@ -13,9 +13,11 @@ import { createMetrics } from '../../src/metrics';
 import { handOff } from '../../src/processor/hand-off';
 import { Processor, type ProcessorOptions } from '../../src/processor/processor';
 import { readIngestChunk } from '../../src/processor/read-ingest-chunk';
+import { partitionOf } from '../../src/queue/partition';
 import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
 import { testHook } from '../support/deliveries';
-import { deliveryRows, stagedRows, ingestEvents } from '../support/ingest-events';
+import { deliveryRows, stagedRows, ingestEvents, type TestEvent } from '../support/ingest-events';
+import { listFailedEvents, replayFailedEvents } from '../../src/processor/replay-failed-events';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../support/test-database';
 import pg from 'pg';
 
@@ -254,13 +256,16 @@ test('a crash before the hand-off commits loses nothing and duplicates nothing',
     { userId: 'u2', event: 'B' },
   ]);
   const ws = workspace(BASE);
-  // The hand-off's COMMIT fails once, as if the process died at that moment: a deferred trigger
-  // raises at commit time (a sequence, untouched by the rollback, makes it fire only once).
+  // The hand-off's COMMIT fails once, as if the connection died at that moment: a deferred
+  // trigger raises a connection failure at commit time (a sequence, untouched by the rollback,
+  // makes it fire only once).
   await database.pool.query(`
     CREATE SEQUENCE crash_once;
     CREATE FUNCTION crash_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF nextval('crash_once') = 1 THEN RAISE EXCEPTION 'simulated crash at commit'; END IF;
+      IF nextval('crash_once') = 1 THEN
+        RAISE EXCEPTION 'simulated crash at commit' USING ERRCODE = 'connection_failure';
+      END IF;
       RETURN NULL;
     END $$;
     CREATE CONSTRAINT TRIGGER crash_at_commit AFTER UPDATE ON ingest_cursors
@@ -315,4 +320,141 @@ test('graceful stop gives the leases back for others to take', async () => {
   const second = processor(ws);
   await second.leases.refresh();
   expect(second.leases.owned).toHaveLength(64);
+});
+
+describe('no event stalls its partition', () => {
+  // Users spread over partitions, and two that share a partition with each bad event's user.
+  const spread = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8'];
+  let neighbours: string[] = spread;
+
+  function samePartitionAs(userKey: string): string[] {
+    const found: string[] = [];
+    for (let i = 0; found.length < 2; i++) {
+      if (partitionOf(`n${i}`) === partitionOf(userKey)) found.push(`n${i}`);
+    }
+    return found;
+  }
+
+  async function ingestAround(bad: TestEvent[]): Promise<void> {
+    neighbours = [...spread, ...bad.flatMap((event) => samePartitionAs(event.userId!))];
+    await ingestEvents(
+      database.pool,
+      'web',
+      neighbours.map((userId) => ({ userId, event: 'Before' })),
+    );
+    await ingestEvents(database.pool, 'web', bad);
+    await ingestEvents(
+      database.pool,
+      'web',
+      neighbours.map((userId) => ({ userId, event: 'After' })),
+    );
+  }
+
+  function eventsPerUser(rows: Array<{ user_key: string; event: { event?: string } }>) {
+    const perUser: Record<string, string[]> = {};
+    for (const row of rows) (perUser[row.user_key] ??= []).push(row.event.event!);
+    return perUser;
+  }
+
+  test('an id PostgreSQL cannot store (queued by an older gateway) is recorded as failed; the rest is handed on in order', async () => {
+    await ingestAround([{ userId: 'nul\u0000user', event: 'Poison' }]);
+    await processor(workspace(BASE)).processAvailable();
+
+    const perUser = eventsPerUser(await deliveryRows(database.pool, 'hook-a'));
+    for (const user of neighbours) expect(perUser[user]).toEqual(['Before', 'After']);
+    expect(perUser['nul\ufffduser']).toBeUndefined();
+    const failed = await listFailedEvents(database.pool, {});
+    expect(failed.map((row) => row.destinationId).sort()).toEqual(['hook-a', 'hook-b']);
+    for (const row of failed) {
+      expect(row).toMatchObject({
+        transformationId: null,
+        userKey: 'nul\ufffduser',
+        error: expect.stringMatching(/^The processor could not hand this event on: .*0x00/),
+      });
+      // The event itself is kept exactly, the NUL as the JSON escape it arrived as.
+      expect(row.event).toMatchObject({ userId: 'nul\u0000user', event: 'Poison' });
+    }
+    const { rows } = await database.pool.query(
+      `SELECT count(*)::int AS behind FROM ingest_jobs j JOIN ingest_cursors c USING (partition)
+       WHERE (j.txid, j.id) > (c.txid, c.id)`,
+    );
+    expect(rows[0].behind).toBe(0);
+  });
+
+  test('an event the hand-off refuses for any reason but a lost database is isolated, split by split', async () => {
+    // A trigger that refuses one event's delivery row: the chunk fails as a whole at first.
+    await database.pool.query(`
+      CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.payload LIKE '%"event":"Poison"%' THEN RAISE EXCEPTION 'poison refused'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_poison BEFORE INSERT ON delivery_jobs
+        FOR EACH ROW EXECUTE FUNCTION refuse_poison();`);
+    try {
+      await ingestAround([{ userId: 'u4', event: 'Poison' }]);
+      await processor(workspace(BASE)).processAvailable();
+    } finally {
+      await database.pool.query('DROP TRIGGER refuse_poison ON delivery_jobs');
+      await database.pool.query('DROP FUNCTION refuse_poison');
+    }
+    const perUser = eventsPerUser(await deliveryRows(database.pool, 'hook-a'));
+    for (const user of neighbours) expect(perUser[user]).toEqual(['Before', 'After']);
+    const failed = await listFailedEvents(database.pool, {});
+    expect(failed.map((row) => [row.destinationId, row.userKey, row.error]).sort()).toEqual([
+      ['hook-a', 'u4', 'The processor could not hand this event on: poison refused'],
+      ['hook-b', 'u4', 'The processor could not hand this event on: poison refused'],
+    ]);
+  });
+
+  test('a lost database is not the event’s fault: the whole chunk is retried, nothing recorded as failed', async () => {
+    // The first hand-off meets a transient error (as when the server restarts under it).
+    await database.pool.query(`
+      CREATE SEQUENCE transient_once;
+      CREATE FUNCTION fail_transiently() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('transient_once') = 1 THEN
+          RAISE EXCEPTION 'terminating connection' USING ERRCODE = 'admin_shutdown';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER fail_transiently BEFORE INSERT ON delivery_jobs
+        FOR EACH ROW EXECUTE FUNCTION fail_transiently();`);
+    try {
+      await ingestAround([]);
+      const worker = processor(workspace(BASE));
+      await expect(worker.processOnce()).rejects.toThrow('terminating connection');
+      await worker.processAvailable();
+    } finally {
+      await database.pool.query('DROP TRIGGER fail_transiently ON delivery_jobs');
+      await database.pool.query('DROP FUNCTION fail_transiently; DROP SEQUENCE transient_once');
+    }
+    const perUser = eventsPerUser(await deliveryRows(database.pool, 'hook-a'));
+    for (const user of neighbours) expect(perUser[user]).toEqual(['Before', 'After']);
+    expect(await listFailedEvents(database.pool, {})).toEqual([]);
+  });
+
+  test('a failed event of the processor is replayable once the cause is gone', async () => {
+    await ingestAround([{ userId: 'nul\u0000user', event: 'Poison' }]);
+    await processor(workspace(BASE)).processAvailable();
+    const result = await replayFailedEvents(
+      {
+        pool: database.pool,
+        workspace: workspace(BASE),
+        destinations: (type) => REGISTRY.get(type),
+        sandbox: {} as TransformationSandbox,
+      },
+      { destinationId: 'hook-a' },
+    );
+    expect(result).toEqual({ replayed: 1, failedAgain: 0, skipped: 0 });
+    const replayed = (await deliveryRows(database.pool, 'hook-a')).filter(
+      (row) => row.event.event === 'Poison',
+    );
+    expect(replayed).toEqual([
+      expect.objectContaining({
+        user_key: 'nul\ufffduser',
+        event: expect.objectContaining({ userId: 'nul\u0000user' }),
+      }),
+    ]);
+  });
 });

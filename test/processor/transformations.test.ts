@@ -213,3 +213,72 @@ connections:
   expect(row.event).toMatchObject({ event: 'Chained', seenAs: sent.messageId });
   expect(row.event.messageId).toBeUndefined();
 });
+
+async function emptyQueues(): Promise<void> {
+  await database.pool.query(
+    'TRUNCATE ingest_jobs, delivery_jobs, warehouse_staging, failed_events, ingest_message_ids',
+  );
+}
+
+test('what a transformation returns or throws can hold any character; nothing of it stalls the pipeline', async () => {
+  await emptyQueues();
+  const ws = workspace(`
+    export function transformEvent(event) {
+      switch (event.event) {
+        case 'Nul Error': throw new Error('bad \\u0000 error \\ud800');
+        case 'Nul Output': return { ...event, properties: { text: 'a\\u0000b\\ud800c' } };
+        case 'Nul Id': return { ...event, messageId: 'bad\\u0000id' };
+        default: return event;
+      }
+    }
+  `);
+  const events = await ingestEvents(database.pool, 'web', [
+    { userId: 'u1', event: 'Nul Error' },
+    { userId: 'u1', event: 'Nul Output' },
+    { userId: 'u1', event: 'Nul Id' },
+    { userId: 'u1', event: 'Plain' },
+  ]);
+  const worker = processor(ws);
+  await worker.processAvailable();
+  await worker.stop(); // gives its leases back for the next test's processor
+
+  const delivered = (await deliveryRows(database.pool, 'hook')).map((row) => row.event);
+  expect(delivered.map((event) => event.event)).toEqual(['Nul Output', 'Plain']);
+  expect(delivered[0].properties).toEqual({ text: 'a\u0000b\ud800c' });
+  const failed = await listFailedEvents(database.pool, { destinationId: 'hook' });
+  expect(failed.map((row) => [row.messageId, row.transformationId, row.error])).toEqual([
+    [events[0].messageId, 'tag', 'bad \ufffd error \ufffd'],
+    [
+      events[2].messageId,
+      null,
+      expect.stringMatching(/^The processor could not hand this event on: .*0x00/),
+    ],
+  ]);
+});
+
+test('a chunk whose transformations fan out to 150,000 events is handed on whole', async () => {
+  await emptyQueues();
+  const ws = workspace(`
+    export function transformEvent(event) {
+      return Array.from({ length: 1000 }, (_, i) => ({ type: 'track', event: 'Part', userId: event.userId, messageId: event.messageId + '-' + i }));
+    }
+  `);
+  await ingestEvents(
+    database.pool,
+    'web',
+    Array.from({ length: 150 }, (_, i) => ({ userId: `u${i}`, event: 'Wide' })),
+  );
+  const worker = processor(ws);
+  await worker.processAvailable();
+  await worker.stop(); // gives its leases back for the next test's processor
+  const { rows } = await database.pool.query(
+    `SELECT destination_id, count(*)::int AS outputs FROM (
+       SELECT destination_id FROM delivery_jobs UNION ALL SELECT destination_id FROM warehouse_staging
+     ) o GROUP BY 1 ORDER BY 1`,
+  );
+  expect(rows).toEqual([
+    { destination_id: 'hook', outputs: 150_000 },
+    { destination_id: 'wh', outputs: 150_000 },
+  ]);
+  expect(await listFailedEvents(database.pool, {})).toEqual([]);
+}, 180_000); // 300,000 rows written: generous for a busy machine
