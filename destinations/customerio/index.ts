@@ -115,4 +115,5 @@ export const customerio = defineDestination<CustomerIoConfig>({
         return [];
     }
   },
+  credentialsOf: (config) => [config.siteId, config.apiKey],
 });
