@@ -84,8 +84,6 @@ export interface DestinationResponse {
   body: string;
   /** Set when the body was longer than the limit and `body` is its beginning. */
   truncated?: boolean;
-  /** The URL that answered: the request's, or the one a followed redirect led to. */
-  url?: string;
 }
 
 export interface Destination<Config = Record<string, unknown>> {

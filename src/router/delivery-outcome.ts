@@ -34,10 +34,11 @@ export function classifyResponse(
 ): ResponseOutcome {
   const { status } = response;
   if (isRedirect(status)) {
+    // Only same-origin hops were followed: the request's URL resolves a relative Location.
     const decision = redirectDecision(
       status,
       response.headers.location,
-      response.url ?? sent.request.url,
+      sent.request.url,
       sent.request.url,
     );
     return {

@@ -80,6 +80,15 @@ interface Send {
   requests: SentRequest[];
 }
 
+/**
+ * What is stored about a send's rows: text masked with the credentials of its request, and the
+ * request and response kept with its dead letters, built once for all of them.
+ */
+interface Evidence {
+  mask: CredentialMask;
+  deadLetter(): { request: string; response?: string };
+}
+
 export class DestinationWorker {
   readonly #throttle: Throttle;
   readonly #loop: PollLoop;
@@ -298,10 +307,11 @@ export class DestinationWorker {
           result = await this.#send(sent);
           if (result.outcome.kind !== 'ok') break;
         }
+        const evidence = this.#evidenceOf(result!, last!);
         const jobs = send.steps.flatMap((step) => step.jobs);
         jobs.forEach((job, index) => {
           const outcome = outcomeOfItem(result!.outcome, index);
-          this.#record(job.row, outcome, result!, last!, completion, retryAt);
+          this.#record(job.row, outcome, evidence, completion, retryAt);
         });
       }
     };
@@ -348,17 +358,29 @@ export class DestinationWorker {
     return result;
   }
 
+  #evidenceOf(result: SendResult, sent: SentRequest): Evidence {
+    const mask = this.#mask.forRequest(sent.request);
+    let deadLetter: { request: string; response?: string } | undefined;
+    return {
+      mask,
+      deadLetter: () =>
+        (deadLetter ??= {
+          request: this.#mask.describeRequest(sent.request),
+          // Masked as it was read (send-request.ts).
+          response: result.response && JSON.stringify(result.response),
+        }),
+    };
+  }
+
   /** Records one row's outcome; what is stored about it is masked (see mask-credentials.ts). */
   #record(
     row: ClaimedDelivery,
     itemOutcome: DeliveryOutcome,
-    result: SendResult,
-    sent: SentRequest,
+    { mask, deadLetter }: Evidence,
     completion: Completion,
     retryAt: Map<number, Date>,
   ): void {
     const outcome = this.#withLimits(row, itemOutcome);
-    const mask = this.#mask.forRequest(sent.request);
     this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: outcome.kind });
     if (outcome.kind === 'ok') {
       completion.delivered.push(row);
@@ -372,12 +394,7 @@ export class DestinationWorker {
       completion.retried.push({ ...row, nextAttemptAt, error: mask.mask(outcome.reason) });
       retryAt.set(row.id, nextAttemptAt);
     } else {
-      completion.aborted.push({
-        ...row,
-        reason: mask.mask(outcome.reason),
-        request: this.#mask.describeRequest(sent.request),
-        response: result.response && mask.mask(JSON.stringify(result.response)),
-      });
+      completion.aborted.push({ ...row, reason: mask.mask(outcome.reason), ...deadLetter() });
     }
   }
 

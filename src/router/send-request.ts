@@ -115,6 +115,6 @@ async function fetchOnce(
         continue;
       }
     }
-    return { ...(await readResponse(response)), url };
+    return readResponse(response);
   }
 }

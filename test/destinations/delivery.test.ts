@@ -24,6 +24,7 @@ import {
 } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs } from '../support/deliveries';
 import { eventually } from '../support/eventually';
+import { TEST_WORKER_OPTIONS } from '../support/router-testbed';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import {
   startVendor,
@@ -70,14 +71,7 @@ const POLICY: DeliveryPolicy = {
   maxRetryHours: 1,
 };
 /** A first failure is retried after 15–30 ms; no in-process retries unless a test says so. */
-const FAST: WorkerOptions = {
-  parallelRounds: 1,
-  claimLimit: 100,
-  idleMs: 10,
-  backoff: { baseMs: 30, maxMs: 200 },
-  quickRetries: 0,
-  quickRetryMinMs: 10,
-};
+const FAST = TEST_WORKER_OPTIONS;
 
 /** A request the vendor received, with the URL the destination addressed. */
 interface SentRequest {

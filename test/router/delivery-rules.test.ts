@@ -84,10 +84,7 @@ describe('classifyResponse', () => {
   });
   test('a redirect that reaches classification aborts, saying why', () => {
     const redirect = (status: number, location: string) =>
-      classifyResponse(
-        { ...response(status, { location }), url: 'https://vendor.example/in' },
-        SENT,
-      );
+      classifyResponse(response(status, { location }), SENT);
     expect(redirect(307, 'https://evil.example:8443/steal?sig=x')).toEqual({
       kind: 'abort',
       reason:

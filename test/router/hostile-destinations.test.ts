@@ -8,84 +8,41 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { destinationOf, validateDestinationConfig } from '../../destinations';
 import type { Destination } from '../../destinations/destination';
-import { createLogger } from '../../src/log';
-import { createMetrics } from '../../src/metrics';
 import { listDeadLetters } from '../../src/router/dead-letters';
-import { DeliveryLocks } from '../../src/router/delivery-locks';
-import {
-  DestinationWorker,
-  type DeliveryPolicy,
-  type WorkerOptions,
-} from '../../src/router/destination-worker';
 import { MAX_RESPONSE_BYTES } from '../../src/router/read-response';
 import { MAX_REDIRECTS } from '../../src/router/redirects';
 import { deadLetterRows, enqueueDeliveries, queuedJobs, testHook } from '../support/deliveries';
 import { eventually } from '../support/eventually';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { routerTestbed } from '../support/router-testbed';
 import { startVendor, type VendorServer } from '../support/vendor-server';
 
-let database: TestDatabase;
-let locks: DeliveryLocks;
-let vendor: VendorServer;
+const testbed = routerTestbed();
+/** Another host, that a redirect may point to. */
 let other: VendorServer;
-const workers: DestinationWorker[] = [];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  locks = new DeliveryLocks(database.pool);
-  vendor = await startVendor();
   other = await startVendor();
 });
-afterAll(async () => {
-  await Promise.all([vendor?.close(), other?.close()]);
-  await locks?.close();
-  await database?.drop();
-});
-beforeEach(async () => {
-  await database.pool.query('TRUNCATE delivery_jobs, dead_letters');
-  for (const server of [vendor, other]) {
-    server.requests.length = 0;
-    server.script = () => ({ status: 200 });
-  }
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+afterAll(() => other?.close());
+beforeEach(() => {
+  other.requests.length = 0;
 });
 
-/** A long timeout: a delivery that ends promptly does so because of a bound, not the timeout. */
-const POLICY: DeliveryPolicy = {
-  maxConcurrency: 4,
-  timeoutMs: 60_000,
-  maxAttempts: 10,
-  maxRetryHours: 3,
-};
-/** In-process retries allowed, so a test sees when a failure would be sent again at once. */
-const OPTIONS: WorkerOptions = {
-  parallelRounds: 1,
-  claimLimit: 100,
-  idleMs: 10,
-  backoff: { baseMs: 30, maxMs: 200 },
-  quickRetries: 2,
-  quickRetryMinMs: 10,
-};
-
-function worker<Config>(destination: Destination<Config>, config: Config): DestinationWorker {
-  const created = new DestinationWorker(
-    { pool: database.pool, locks, logger: createLogger('silent'), metrics: createMetrics() },
-    'hook',
-    destination as Destination<unknown>,
-    { config, destination: { id: 'hook' } },
-    POLICY,
-    OPTIONS,
-  );
-  workers.push(created);
-  return created;
+/**
+ * A worker with a long timeout (a delivery that ends promptly does so because of a bound, not
+ * the timeout) and in-process retries allowed (a test sees a failure that would be sent again).
+ */
+function worker<Config>(destination: Destination<Config>, config: Config) {
+  return testbed.worker(destination, config, {
+    policy: { timeoutMs: 60_000 },
+    options: { quickRetries: 2 },
+  });
 }
 
 /** The one dead letter of the test, once it is there. */
 async function onlyDeadLetter() {
   return eventually(async () => {
-    const letters = await deadLetterRows(database.pool, 'hook');
+    const letters = await deadLetterRows(testbed.database.pool, 'hook');
     expect(letters).toHaveLength(1);
     return letters[0];
   });
@@ -110,7 +67,7 @@ describe('response bodies are read up to MAX_RESPONSE_BYTES', () => {
     await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = endless.address() as AddressInfo;
-      await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+      await enqueueDeliveries(testbed.database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
       worker(testHook(), { url: `http://127.0.0.1:${port}/` }).start();
       const letter = await onlyDeadLetter();
       expect(letter.reason).toMatch(/^HTTP 400: x{300}…$/);
@@ -128,9 +85,9 @@ describe('response bodies are read up to MAX_RESPONSE_BYTES', () => {
   });
 
   test('a 400 with a 10 MB body: the dead letter keeps at most the limit, marked truncated', async () => {
-    vendor.script = () => ({ status: 400, body: `{"error":"${'e'.repeat(10_000_000)}"}` });
-    await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
-    await worker(testHook(), { url: vendor.url }).runOnce();
+    testbed.vendor.script = () => ({ status: 400, body: `{"error":"${'e'.repeat(10_000_000)}"}` });
+    await enqueueDeliveries(testbed.database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+    await worker(testHook(), { url: testbed.vendor.url }).runOnce();
     const letter = await onlyDeadLetter();
     const response = JSON.parse(letter.last_response);
     expect(response.truncated).toBe(true);
@@ -142,47 +99,50 @@ describe('response bodies are read up to MAX_RESPONSE_BYTES', () => {
 
 describe('redirects', () => {
   test('a 307 to another host is not followed: it receives nothing, and the event is dead-lettered', async () => {
-    vendor.script = () => ({ status: 307, headers: { location: `${other.url}/collect?steal=1` } });
-    await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
-    await worker(testHook(), { url: `${vendor.url}/in` }).runOnce();
+    testbed.vendor.script = () => ({
+      status: 307,
+      headers: { location: `${other.url}/collect?steal=1` },
+    });
+    await enqueueDeliveries(testbed.database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+    await worker(testHook(), { url: `${testbed.vendor.url}/in` }).runOnce();
     expect(other.requests).toEqual([]);
-    expect(vendor.requests).toHaveLength(1);
+    expect(testbed.vendor.requests).toHaveLength(1);
     const letter = await onlyDeadLetter();
     expect(letter.reason).toBe(
       `HTTP 307 redirect to another host (${other.url}) not followed: credentials and events` +
-        ` go only to the configured ${vendor.url}`,
+        ` go only to the configured ${testbed.vendor.url}`,
     );
-    expect(await queuedJobs(database.pool, 'hook')).toEqual([]);
+    expect(await queuedJobs(testbed.database.pool, 'hook')).toEqual([]);
   });
 
   test('a redirect loop is one failed delivery, not a storm of requests', async () => {
-    vendor.script = () => ({ status: 307, headers: { location: '/in' } });
-    await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
-    await worker(testHook(), { url: `${vendor.url}/in` }).runOnce();
+    testbed.vendor.script = () => ({ status: 307, headers: { location: '/in' } });
+    await enqueueDeliveries(testbed.database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+    await worker(testHook(), { url: `${testbed.vendor.url}/in` }).runOnce();
     // The request, then MAX_REDIRECTS hops; no in-process retry, no persistent retry.
-    expect(vendor.requests).toHaveLength(1 + MAX_REDIRECTS);
+    expect(testbed.vendor.requests).toHaveLength(1 + MAX_REDIRECTS);
     const letter = await onlyDeadLetter();
     expect(letter.reason).toBe(`HTTP 307: more than ${MAX_REDIRECTS} redirects (a redirect loop?)`);
   });
 
   test('a 307 to the same host is followed with the method, headers and body', async () => {
-    vendor.script = (request) =>
+    testbed.vendor.script = (request) =>
       request.path === '/old' ? { status: 307, headers: { location: '/new' } } : { status: 200 };
-    await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
-    await worker(testHook(), { url: `${vendor.url}/old` }).runOnce();
-    const [first, followed] = vendor.requests;
+    await enqueueDeliveries(testbed.database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+    await worker(testHook(), { url: `${testbed.vendor.url}/old` }).runOnce();
+    const [first, followed] = testbed.vendor.requests;
     expect(followed).toMatchObject({ method: 'POST', path: '/new', body: first.body });
     expect(followed.headers.authorization).toBe('Bearer secret-token');
-    expect(await queuedJobs(database.pool, 'hook')).toEqual([]);
-    expect(await deadLetterRows(database.pool, 'hook')).toEqual([]);
+    expect(await queuedJobs(testbed.database.pool, 'hook')).toEqual([]);
+    expect(await deadLetterRows(testbed.database.pool, 'hook')).toEqual([]);
   });
 
   test('a 302 is not followed (it would turn the POST into a GET without the events)', async () => {
-    vendor.script = (request) =>
+    testbed.vendor.script = (request) =>
       request.path === '/old' ? { status: 302, headers: { location: '/new' } } : { status: 200 };
-    await enqueueDeliveries(database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
-    await worker(testHook(), { url: `${vendor.url}/old` }).runOnce();
-    expect(vendor.requests.map((request) => request.path)).toEqual(['/old']);
+    await enqueueDeliveries(testbed.database.pool, 'hook', [{ userId: 'u1', event: 'A' }]);
+    await worker(testHook(), { url: `${testbed.vendor.url}/old` }).runOnce();
+    expect(testbed.vendor.requests.map((request) => request.path)).toEqual(['/old']);
     const letter = await onlyDeadLetter();
     expect(letter.reason).toMatch(/^HTTP 302 redirect to \/new not followed: only 307 and 308/);
   });
@@ -196,7 +156,7 @@ describe('credentials are masked in everything stored or served', () => {
 
   function echoingWebhook() {
     // The vendor echoes what it received, in its headers and body, with 400 or 500.
-    vendor.script = (request) => {
+    testbed.vendor.script = (request) => {
       const echo = { path: request.path, headers: request.headers };
       const status = request.body.includes('"Bad"') ? 400 : 500;
       return {
@@ -209,7 +169,7 @@ describe('credentials are masked in everything stored or served', () => {
     const config = validateDestinationConfig({
       type: 'webhook',
       config: {
-        url: `${vendor.url}/hook?sig=${encodeURIComponent(SIGNATURE)}`,
+        url: `${testbed.vendor.url}/hook?sig=${encodeURIComponent(SIGNATURE)}`,
         headers: { 'X-Signature': HEADER_SECRET },
       },
     });
@@ -217,19 +177,21 @@ describe('credentials are masked in everything stored or served', () => {
   }
 
   test('dead letters (request, response headers and body, reason) and last_error', async () => {
-    await enqueueDeliveries(database.pool, 'hook', [
+    await enqueueDeliveries(testbed.database.pool, 'hook', [
       { userId: 'u1', event: 'Bad' },
       { userId: 'u2', event: 'Busy' },
     ]);
     await echoingWebhook().runOnce();
     // The vendor did get the secrets and echoed them...
-    expect(vendor.requests[0].headers['x-signature']).toBe(HEADER_SECRET);
-    expect(vendor.requests[0].path).toContain(encodeURIComponent(SIGNATURE));
+    expect(testbed.vendor.requests[0].headers['x-signature']).toBe(HEADER_SECRET);
+    expect(testbed.vendor.requests[0].path).toContain(encodeURIComponent(SIGNATURE));
 
-    const [letter] = await deadLetterRows(database.pool, 'hook');
-    const [retried] = await queuedJobs(database.pool, 'hook');
+    const [letter] = await deadLetterRows(testbed.database.pool, 'hook');
+    const [retried] = await queuedJobs(testbed.database.pool, 'hook');
     expect(retried.attempts).toBe(1);
-    const served = JSON.stringify(await listDeadLetters(database.pool, { destinationId: 'hook' }));
+    const served = JSON.stringify(
+      await listDeadLetters(testbed.database.pool, { destinationId: 'hook' }),
+    );
     const stored = {
       reason: letter.reason,
       request: letter.last_request,

@@ -6,38 +6,11 @@
  */
 import type pg from 'pg';
 import { defineDestination } from '../../destinations/destination';
-import { createLogger } from '../../src/log';
-import { createMetrics } from '../../src/metrics';
-import { DeliveryLocks } from '../../src/router/delivery-locks';
-import { DestinationWorker } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs, testHook } from '../support/deliveries';
 import { eventually } from '../support/eventually';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { startVendor, type VendorServer } from '../support/vendor-server';
+import { answerByEvent, routerTestbed } from '../support/router-testbed';
 
-let database: TestDatabase;
-let locks: DeliveryLocks;
-let vendor: VendorServer;
-const workers: DestinationWorker[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  locks = new DeliveryLocks(database.pool);
-  vendor = await startVendor();
-});
-afterAll(async () => {
-  await vendor?.close();
-  await locks?.close();
-  await database?.drop();
-});
-beforeEach(async () => {
-  await database.pool.query('TRUNCATE delivery_jobs, dead_letters');
-  vendor.requests.length = 0;
-  vendor.script = () => ({ status: 200 });
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-});
+const testbed = routerTestbed();
 
 /**
  * The test database's pool, but a query on a connection taken for a transaction (where outcomes
@@ -48,7 +21,7 @@ function failingPool(failure: (sql: string, params: unknown[]) => Error | undefi
     const value = Reflect.get(target, property) as unknown;
     return typeof value === 'function' ? value.bind(target) : value;
   };
-  return new Proxy(database.pool, {
+  return new Proxy(testbed.database.pool, {
     get(pool, property) {
       if (property !== 'connect') return bound(pool, property);
       return async () => {
@@ -67,28 +40,20 @@ function failingPool(failure: (sql: string, params: unknown[]) => Error | undefi
   });
 }
 
-function worker(pool: pg.Pool, destination = testHook()): DestinationWorker {
-  const created = new DestinationWorker(
-    { pool, locks, logger: createLogger('silent'), metrics: createMetrics() },
-    'hook',
-    destination,
-    { config: { url: vendor.url }, destination: { id: 'hook' } },
-    { maxConcurrency: 4, timeoutMs: 5000, maxAttempts: 10, maxRetryHours: 3 },
-    {
-      parallelRounds: 1,
-      claimLimit: 100,
-      idleMs: 10,
-      backoff: { baseMs: 30, maxMs: 200 },
-      quickRetries: 0,
-      quickRetryMinMs: 10,
-    },
-  );
-  workers.push(created);
-  return created;
+/**
+ * Queues `events`, runs a worker of `destination` on `pool` until the queue is empty, and returns
+ * the events the vendor received, sorted.
+ */
+async function deliverAll(
+  pool: pg.Pool,
+  events: Array<{ userId: string; event: string }>,
+  destination = testHook(),
+): Promise<string[]> {
+  await enqueueDeliveries(testbed.database.pool, 'hook', events);
+  testbed.worker(destination, { url: testbed.vendor.url }, { pool }).start();
+  await eventually(async () => expect(await queuedJobs(testbed.database.pool, 'hook')).toEqual([]));
+  return testbed.vendor.requests.map((r) => (JSON.parse(r.body) as { event: string }).event).sort();
 }
-
-const eventsSent = () =>
-  vendor.requests.map((r) => (JSON.parse(r.body) as { event: string }).event);
 
 test('a complete that fails transiently is retried: the events are delivered once', async () => {
   let failures = 0;
@@ -100,15 +65,13 @@ test('a complete that fails transiently is retried: the events are delivered onc
       code: '57P01',
     });
   });
-  await enqueueDeliveries(database.pool, 'hook', [
+  const sent = await deliverAll(pool, [
     { userId: 'u1', event: 'A' },
     { userId: 'u2', event: 'B' },
     { userId: 'u1', event: 'C' },
   ]);
-  worker(pool).start();
-  await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]));
   expect(failures).toBe(1);
-  expect(eventsSent().sort()).toEqual(['A', 'B', 'C']);
+  expect(sent).toEqual(['A', 'B', 'C']);
 });
 
 test('a vendor body with NUL bytes and lone surrogates is stored sanitized; nothing is held back', async () => {
@@ -127,24 +90,20 @@ test('a vendor body with NUL bytes and lone surrogates is stored sanitized; noth
     Buffer.from([0xed, 0xa0, 0x80]),
     Buffer.from(' end'),
   ]);
-  vendor.script = (request) => {
-    const { event } = JSON.parse(request.body) as { event: string };
-    if (event === 'json') return { status: 400, body: '{"error":"nul \\u0000 lone \\ud800 end"}' };
-    if (event === 'raw') return { status: 400, body: rawBody, headers: { 'x-raw': 'yes' } };
-    return { status: 200 };
-  };
-  await enqueueDeliveries(database.pool, 'hook', [
-    { userId: 'u1', event: 'json' },
-    { userId: 'u2', event: 'raw' },
-    { userId: 'u1', event: 'after-json' },
-    { userId: 'u2', event: 'after-raw' },
-    { userId: 'u3', event: 'other' },
-  ]);
-  worker(database.pool, quoting).start();
-  await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]));
-  expect(eventsSent().sort()).toEqual(['after-json', 'after-raw', 'json', 'other', 'raw']);
+  testbed.vendor.script = answerByEvent({
+    json: { status: 400, body: '{"error":"nul \\u0000 lone \\ud800 end"}' },
+    raw: { status: 400, body: rawBody },
+  });
+  const events = ['json', 'raw', 'after-json', 'after-raw', 'other'];
+  const users = ['u1', 'u2', 'u1', 'u2', 'u3'];
+  const sent = await deliverAll(
+    testbed.database.pool,
+    events.map((event, index) => ({ userId: users[index], event })),
+    quoting,
+  );
+  expect(sent).toEqual([...events].sort());
 
-  const letters = await deadLetterRows(database.pool, 'hook');
+  const letters = await deadLetterRows(testbed.database.pool, 'hook');
   const byEvent = new Map(letters.map((letter) => [JSON.parse(letter.payload).event, letter]));
   expect([...byEvent.keys()].sort()).toEqual(['json', 'raw']);
   expect(byEvent.get('json').reason).toBe('vendor: nul \ufffd lone \ufffd end');
@@ -164,25 +123,21 @@ test('a row whose outcome cannot be recorded is isolated and dead-lettered; the 
       code: '22021',
     });
   });
-  vendor.script = (request) => {
-    const { event } = JSON.parse(request.body) as { event: string };
-    if (event === 'poison') return { status: 400, body: 'refused: poison' };
-    if (event === 'bad') return { status: 400, body: 'refused' };
-    return { status: 200 };
-  };
-  await enqueueDeliveries(database.pool, 'hook', [
+  testbed.vendor.script = answerByEvent({
+    poison: { status: 400, body: 'refused: poison' },
+    bad: { status: 400, body: 'refused' },
+  });
+  const sent = await deliverAll(pool, [
     { userId: 'u1', event: 'poison' },
     { userId: 'u2', event: 'fine-1' },
     { userId: 'u1', event: 'after' },
     { userId: 'u3', event: 'bad' },
     { userId: 'u2', event: 'fine-2' },
   ]);
-  worker(pool).start();
-  await eventually(async () => expect(await queuedJobs(database.pool, 'hook')).toEqual([]));
   // Each event was sent once: the round's outcomes were recorded, in parts.
-  expect(eventsSent().sort()).toEqual(['after', 'bad', 'fine-1', 'fine-2', 'poison']);
+  expect(sent).toEqual(['after', 'bad', 'fine-1', 'fine-2', 'poison']);
   expect(failures).toBeGreaterThan(1);
-  const letters = await deadLetterRows(database.pool, 'hook');
+  const letters = await deadLetterRows(testbed.database.pool, 'hook');
   expect(letters.map((letter) => [JSON.parse(letter.payload).event, letter.reason])).toEqual([
     [
       'poison',
