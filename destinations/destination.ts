@@ -52,16 +52,38 @@ export interface TransformContext<Config> {
   destination: { id: string; name?: string };
 }
 
-/** Outcome of a response the destination understands better than the HTTP status does. */
-export type ResponseVerdict =
+/** An outcome a destination reads from a response, for the whole request or for one item. */
+export type Verdict =
   | { outcome: 'ok' }
   | { outcome: 'retry'; reason: string; afterMs?: number }
   | { outcome: 'abort'; reason: string };
 
+/**
+ * A destination's reading of a response: one verdict for the whole request, or, where the vendor
+ * answers per item, one verdict per item the request carried (`items[i]` for `sent.items[i]`).
+ */
+export type ResponseVerdict = Verdict | { outcome: 'per-item'; items: readonly Verdict[] };
+
+/** A request as the router sent it, for the destination to read its response against. */
+export interface SentRequest {
+  request: DestinationRequest;
+  /**
+   * The batch items the request carried, in order: the items `batching.combine` joined, or the
+   * request's own `batch.item` when it went alone. Empty for a request that is no batch.
+   */
+  items: readonly unknown[];
+}
+
 export interface DestinationResponse {
   status: number;
   headers: Record<string, string>;
+  /**
+   * The body as text, read up to the router's limit (MAX_RESPONSE_BYTES in
+   * src/router/read-response.ts), the request's credentials masked.
+   */
   body: string;
+  /** Set when the body was longer than the limit and `body` is its beginning. */
+  truncated?: boolean;
 }
 
 export interface Destination<Config = Record<string, unknown>> {
@@ -102,14 +124,16 @@ export interface Destination<Config = Record<string, unknown>> {
   };
   /**
    * Overrides the router's status-based classification for vendor quirks (a 200 whose body
-   * reports an error, a 400 that means "rate limited"). Return undefined to use the default.
+   * reports an error, a 400 that means "rate limited"), and judges each item of a batch where the
+   * vendor answers per item (Mixpanel's `failed_records`, Braze's `errors[].index`), so that one
+   * refused item fails alone. Return undefined to use the default.
    */
-  interpretResponse?(response: DestinationResponse): ResponseVerdict | undefined;
+  interpretResponse?(response: DestinationResponse, sent: SentRequest): ResponseVerdict | undefined;
   /**
-   * The config's credentials that requests carry where the router cannot tell them by name (it
-   * masks headers and query parameters named like credentials): an `api_key` in a JSON body, a
-   * webhook URL that is itself the secret. The router masks them in the requests it keeps with
-   * dead letters.
+   * Every credential the config holds (keys, tokens, secrets, a webhook URL that is itself the
+   * secret). The router masks them, and the values of headers and query parameters named like
+   * credentials, in everything it stores or serves: dead letters' requests, responses and
+   * reasons, and the last error of rows waiting for a retry.
    */
   credentialsOf?(config: Config): string[];
 }

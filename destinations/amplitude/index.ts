@@ -6,10 +6,16 @@
  * property updates and events travel in one request and keep their order.
  */
 import { z } from 'zod';
-import { defineDestination } from '../destination';
+import {
+  defineDestination,
+  type DestinationResponse,
+  type ResponseVerdict,
+  type Verdict,
+} from '../destination';
 import { secret, viewNames } from '../shared/config';
 import { batchableRequest, headerOf, jsonBatching, jsonBodyOf } from '../shared/requests';
-import { isRecord } from '../shared/values';
+import { isRecord, recordOf } from '../shared/values';
+import { indexIn, perItemVerdict } from '../shared/verdicts';
 import { amplitudeEventsOf } from './map-event';
 
 const BASE_URLS = { us: 'https://api2.amplitude.com', eu: 'https://api.eu.amplitude.com' } as const;
@@ -68,26 +74,141 @@ export const amplitude = defineDestination<AmplitudeConfig>({
   },
   batching,
   credentialsOf: (config) => [config.apiKey],
-  interpretResponse(response) {
-    if (response.status !== 429) return undefined;
-    // 429 lists the throttled users and devices; a daily quota lasts longer than a burst.
-    const body = jsonBodyOf(response);
-    const overQuota =
-      isRecord(body) &&
-      [body.exceeded_daily_quota_users, body.exceeded_daily_quota_devices].some(
-        (list) => isRecord(list) && Object.keys(list).length > 0,
-      );
-    return {
-      outcome: 'retry',
-      reason: overQuota
-        ? 'Amplitude: a user or device exceeded its daily event quota'
-        : 'Amplitude throttled a user or device in the request',
-      // A Retry-After header, when Amplitude sends one, is honoured by the router instead.
-      afterMs: headerOf(response, 'retry-after')
-        ? undefined
-        : overQuota
-          ? DAILY_QUOTA_PAUSE_MS
-          : THROTTLE_PAUSE_MS,
-    };
+  interpretResponse(response, sent) {
+    if (response.status === 429) return throttled(response, sent.items);
+    if (response.status === 400) return rejected(response, sent.items);
+    return undefined;
   },
 });
+
+/** An event of a request body as Amplitude identifies it in its answers. */
+interface SentEvent {
+  /** The item (Segment event) it came from: an item holds one or two events. */
+  item: number;
+  user_id?: unknown;
+  device_id?: unknown;
+}
+
+/** The request body's events, in order, each with the item it came from. */
+function eventsOf(items: readonly unknown[]): SentEvent[] {
+  return items.flatMap((events, item) =>
+    (events as Array<Record<string, unknown>>).map((event) => ({
+      item,
+      user_id: event.user_id,
+      device_id: event.device_id,
+    })),
+  );
+}
+
+/** The pause Amplitude asks for, unless a Retry-After header says otherwise (the router's). */
+function pauseOf(response: DestinationResponse, overQuota: boolean): number | undefined {
+  if (headerOf(response, 'retry-after')) return undefined;
+  return overQuota ? DAILY_QUOTA_PAUSE_MS : THROTTLE_PAUSE_MS;
+}
+
+const THROTTLED = 'Amplitude throttled a user or device in the request';
+const OVER_QUOTA = 'Amplitude: a user or device exceeded its daily event quota';
+
+/**
+ * 429: Amplitude rejected the request because of some users or devices (`throttled_events`
+ * indexes, `throttled_users` / `throttled_devices`, `exceeded_daily_quota_users` / `_devices`).
+ * Their events pause (30 s, or an hour over a daily quota); the other events were not taken
+ * either and are sent again soon, without them. When no event can be told, all pause.
+ */
+function throttled(response: DestinationResponse, items: readonly unknown[]): ResponseVerdict {
+  const body = recordOf(jsonBodyOf(response));
+  const listed = new Set(Array.isArray(body.throttled_events) ? body.throttled_events : []);
+  const [users, devices, quotaUsers, quotaDevices] = [
+    body.throttled_users,
+    body.throttled_devices,
+    body.exceeded_daily_quota_users,
+    body.exceeded_daily_quota_devices,
+  ].map((map) => new Set(Object.keys(recordOf(map))));
+  const of = (ids: Set<string>, id: unknown) => typeof id === 'string' && ids.has(id);
+  const paused = new Map<number, Verdict>();
+  eventsOf(items).forEach((event, index) => {
+    const overQuota = of(quotaUsers, event.user_id) || of(quotaDevices, event.device_id);
+    const throttledEvent =
+      listed.has(index) || of(users, event.user_id) || of(devices, event.device_id);
+    if (overQuota || (throttledEvent && !paused.has(event.item))) {
+      const reason = overQuota ? OVER_QUOTA : THROTTLED;
+      paused.set(event.item, { outcome: 'retry', reason, afterMs: pauseOf(response, overQuota) });
+    }
+  });
+  if (paused.size === 0) {
+    const overQuota = quotaUsers.size + quotaDevices.size > 0;
+    return {
+      outcome: 'retry',
+      reason: overQuota ? OVER_QUOTA : THROTTLED,
+      afterMs: pauseOf(response, overQuota),
+    };
+  }
+  return perItemVerdict(items.length, paused, {
+    outcome: 'retry',
+    reason:
+      'Amplitude refused the request for other users’ events (HTTP 429); sent again without them',
+  });
+}
+
+/**
+ * 400 naming events by index (`events_with_invalid_fields`, `events_with_missing_fields`,
+ * `silenced_events`, or a device in `silenced_devices`): those events are aborted, since sending
+ * them again cannot help. Amplitude took none of the request, so the others are sent again
+ * without them, as its docs ask (throttled ones after the pause). A 400 about the request itself
+ * (`missing_field`, an invalid API key) aborts it whole by the router's rule.
+ */
+function rejected(
+  response: DestinationResponse,
+  items: readonly unknown[],
+): ResponseVerdict | undefined {
+  const body = jsonBodyOf(response);
+  if (!isRecord(body) || body.missing_field) return undefined;
+  const events = eventsOf(items);
+  // Each refused item's problems: `note` answers false for an index outside the request.
+  const problems = new Map<number, string[]>();
+  const note = (index: unknown, problem: string): boolean => {
+    const at = indexIn(index, events.length);
+    if (at === undefined) return false;
+    const { item } = events[at];
+    problems.set(item, [...(problems.get(item) ?? []), problem]);
+    return true;
+  };
+  const lists: Array<[unknown, string]> = [
+    ...Object.entries(recordOf(body.events_with_invalid_fields)).map(
+      ([field, indexes]): [unknown, string] => [indexes, `invalid ${field}`],
+    ),
+    ...Object.entries(recordOf(body.events_with_missing_fields)).map(
+      ([field, indexes]): [unknown, string] => [indexes, `missing ${field}`],
+    ),
+    [body.silenced_events, 'its device is silenced'],
+  ];
+  for (const [indexes, problem] of lists) {
+    // An index outside the request: the answer is not about these events; judge it whole.
+    if (Array.isArray(indexes) && !indexes.every((index) => note(index, problem))) return undefined;
+  }
+  const silenced = new Set(Array.isArray(body.silenced_devices) ? body.silenced_devices : []);
+  events.forEach((event, index) => {
+    if (silenced.has(event.device_id)) note(index, 'its device is silenced');
+  });
+  const verdicts = new Map<number, Verdict>();
+  for (const [item, found] of problems) {
+    const reason = `Amplitude rejected the event: ${[...new Set(found)].join(', ')}`;
+    verdicts.set(item, { outcome: 'abort', reason });
+  }
+  const throttledEvents = Array.isArray(body.throttled_events) ? body.throttled_events : [];
+  for (const index of throttledEvents) {
+    const at = indexIn(index, events.length);
+    if (at === undefined || verdicts.has(events[at].item)) continue;
+    verdicts.set(events[at].item, {
+      outcome: 'retry',
+      reason: THROTTLED,
+      afterMs: pauseOf(response, false),
+    });
+  }
+  if (verdicts.size === 0) return undefined;
+  return perItemVerdict(items.length, verdicts, {
+    outcome: 'retry',
+    reason:
+      'Amplitude refused the request for other events in it (HTTP 400); sent again without them',
+  });
+}

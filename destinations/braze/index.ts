@@ -11,7 +11,12 @@
  */
 import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';
-import { defineDestination, type DestinationRequest, type TransformContext } from '../destination';
+import {
+  defineDestination,
+  type DestinationRequest,
+  type TransformContext,
+  type Verdict,
+} from '../destination';
 import { httpsUrl, secret } from '../shared/config';
 import { eventNameOf } from '../shared/events';
 import {
@@ -24,6 +29,7 @@ import {
   type RequestTarget,
 } from '../shared/requests';
 import { firstString, isRecord, type JsonObject } from '../shared/values';
+import { indexIn, perItemVerdict } from '../shared/verdicts';
 import { attributesOf, eventObjectOf, purchasesOf, type BrazeIdentity } from './objects';
 
 /** Objects of each kind per /users/track request. */
@@ -147,18 +153,53 @@ export const braze = defineDestination<BrazeConfig>({
   supportedTypes: ['identify', 'track'],
   transform: requestsOf,
   batching,
-  interpretResponse(response) {
-    // 201 with `errors`: Braze processed the valid objects and dropped the listed ones.
+  credentialsOf: (config) => [config.apiKey],
+  interpretResponse(response, sent) {
+    // 2xx with `errors`: Braze processed the valid objects and dropped the listed ones; a 4xx is
+    // fatal for the whole request and judged by its status.
     if (response.status < 200 || response.status >= 300) return undefined;
     const body = jsonBodyOf(response);
     if (!isRecord(body) || !Array.isArray(body.errors) || body.errors.length === 0) {
       return undefined;
     }
-    return {
-      outcome: 'abort',
-      reason:
-        `Braze dropped ${body.errors.length} object(s) and processed the others` +
-        ` (replaying would log those again): ${excerpt(JSON.stringify(body.errors))}`,
-    };
+    const dropped = droppedItems(body.errors, sent.items as TrackFragment[]);
+    if (!dropped) {
+      return {
+        outcome: 'abort',
+        reason:
+          `Braze dropped ${body.errors.length} object(s) and processed the others` +
+          ` (replaying would log those again): ${excerpt(JSON.stringify(body.errors))}`,
+      };
+    }
+    const verdicts = new Map<number, Verdict>(
+      [...dropped].map(([item, errors]) => [
+        item,
+        { outcome: 'abort', reason: `Braze dropped the object: ${excerpt(errors.join('; '))}` },
+      ]),
+    );
+    return perItemVerdict(sent.items.length, verdicts, { outcome: 'ok' });
   },
 });
+
+/**
+ * The items whose objects Braze dropped, with its errors, from `errors[]` entries naming the
+ * array (`input_array`) and the object's index in it; undefined when an error names no object of
+ * the request (its objects are unknown, so every item is judged by the whole response).
+ */
+function droppedItems(
+  errors: unknown[],
+  items: TrackFragment[],
+): Map<number, string[]> | undefined {
+  const dropped = new Map<number, string[]>();
+  for (const error of errors) {
+    if (!isRecord(error)) return undefined;
+    const kind = KINDS.find((name) => name === error.input_array);
+    // Which item each object of the request body's `kind` array came from, in order.
+    const owners = kind ? items.flatMap((item, index) => (item[kind] ?? []).map(() => index)) : [];
+    const position = indexIn(error.index, owners.length);
+    if (position === undefined) return undefined;
+    const item = owners[position];
+    dropped.set(item, [...(dropped.get(item) ?? []), `${kind} ${String(error.type ?? 'error')}`]);
+  }
+  return dropped;
+}

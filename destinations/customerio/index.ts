@@ -5,10 +5,9 @@
  * event, page or screen), or `POST /events` with `anonymous_id` for anonymous people (linked to
  * the person when an identify carries the same anonymous_id); alias → `POST /merge_customers`.
  *
- * v1 rather than the v2 `/batch` endpoint: v2 reports a failed item inside a successful batch
- * response, and a delivery's verdict here covers a whole request, so one bad event would either
- * be lost or take its batch's good events with it. v1 gives every event its own status, and its
- * rate limit (100 requests/s) is the router's throttle to keep.
+ * v1 rather than the v2 `/batch` endpoint: v1 gives every event its own status, and its rate
+ * limit (100 requests/s) is the router's throttle to keep. v2 reports a failed item inside a
+ * successful batch response, which a per-item verdict (interpretResponse) could now express.
  */
 import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';
@@ -115,4 +114,5 @@ export const customerio = defineDestination<CustomerIoConfig>({
         return [];
     }
   },
+  credentialsOf: (config) => [config.siteId, config.apiKey],
 });

@@ -153,4 +153,5 @@ export const ga4 = defineDestination<Ga4Config>({
     ];
   },
   batching,
+  credentialsOf: (config) => [config.apiSecret],
 });

@@ -6,7 +6,13 @@
  */
 import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';
-import { defineDestination, type DestinationRequest, type TransformContext } from '../destination';
+import {
+  defineDestination,
+  type DestinationRequest,
+  type ResponseVerdict,
+  type TransformContext,
+  type Verdict,
+} from '../destination';
 import { secret, viewNames } from '../shared/config';
 import { eventNameOf, viewEventName } from '../shared/events';
 import {
@@ -21,6 +27,7 @@ import {
 } from '../shared/requests';
 import { renameTraits } from '../shared/traits';
 import { isRecord, recordOf } from '../shared/values';
+import { indexIn, perItemVerdict } from '../shared/verdicts';
 import {
   identityEventOf,
   importEventOf,
@@ -178,28 +185,55 @@ export const mixpanel = defineDestination<MixpanelConfig>({
   supportedTypes: ['identify', 'track', 'page', 'screen', 'group', 'alias'],
   transform: requestsOf,
   batching,
-  // /engage and /groups records carry the project token in the body.
-  credentialsOf: (config) => [config.projectToken],
-  interpretResponse(response) {
+  // /engage and /groups records carry the project token; a service account authenticates /import.
+  credentialsOf: ({ projectToken, serviceAccount }) =>
+    [projectToken, serviceAccount?.username, serviceAccount?.secret].filter(
+      (value) => value !== undefined,
+    ),
+  interpretResponse(response, sent) {
     const body = jsonBodyOf(response);
-    // /engage and /groups (verbose=1) answer 200 with status 0 when a record is invalid.
+    // /engage and /groups (verbose=1) answer 200 with status 0 when a record is invalid, for the
+    // request as a whole.
     if (response.status === 200 && (body === 0 || (isRecord(body) && body.status === 0))) {
       const error = isRecord(body) ? String(body.error ?? 'unknown error') : 'invalid data';
       return { outcome: 'abort', reason: `Mixpanel rejected the update: ${error}` };
     }
-    // /import (strict=1) answers 400 naming the failed records; it imported the others.
+    // /import (strict=1) answers 400 naming the failed records by index; it imported the others.
     if (response.status === 400 && isRecord(body) && Array.isArray(body.failed_records)) {
-      const failures = body.failed_records.map((record) => {
-        const { index, field, message } = recordOf(record);
-        return `#${String(index)} ${String(field ?? '')}: ${String(message ?? '')}`.trim();
-      });
-      return {
-        outcome: 'abort',
-        reason:
-          `Mixpanel rejected ${failures.length} event(s) and imported ${String(body.num_records_imported ?? 0)}` +
-          ` (replaying is safe: $insert_id dedupes): ${excerpt(failures.join('; '))}`,
-      };
+      return importFailures(body.failed_records, body.num_records_imported, sent.items.length);
     }
     return undefined;
   },
 });
+
+/**
+ * The verdict on an /import batch with failed records: each failed event aborted with its
+ * reason (retrying sends the same invalid data), the others done. When a record names no event
+ * of the request, the batch is judged as a whole: aborted with every reason (replaying is safe,
+ * since $insert_id dedupes the imported ones).
+ */
+function importFailures(records: unknown[], imported: unknown, items: number): ResponseVerdict {
+  const failures = records.map((record) => {
+    const { index, field, message } = recordOf(record);
+    const text = `${String(field ?? '')}: ${String(message ?? '')}`;
+    return { index: indexIn(index, items), label: `#${String(index)} ${text}`.trim(), text };
+  });
+  if (records.length === 0 || failures.some((failure) => failure.index === undefined)) {
+    return {
+      outcome: 'abort',
+      reason:
+        `Mixpanel rejected ${failures.length} event(s) and imported ${String(imported ?? 0)}` +
+        ` (replaying is safe: $insert_id dedupes): ${excerpt(failures.map((f) => f.label).join('; '))}`,
+    };
+  }
+  const reasons = new Map<number, string[]>();
+  for (const { index, text } of failures)
+    reasons.set(index!, [...(reasons.get(index!) ?? []), text]);
+  const refused = new Map<number, Verdict>(
+    [...reasons].map(([index, texts]) => [
+      index,
+      { outcome: 'abort', reason: `Mixpanel rejected the event: ${excerpt(texts.join('; '))}` },
+    ]),
+  );
+  return perItemVerdict(items, refused, { outcome: 'ok' });
+}

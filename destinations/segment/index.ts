@@ -65,4 +65,5 @@ export const segment = defineDestination<SegmentConfig>({
     return [batchableRequest(batching, context, target, forwarded)];
   },
   batching,
+  credentialsOf: (config) => [config.writeKey],
 });

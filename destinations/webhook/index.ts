@@ -2,13 +2,15 @@
  * The webhook destination: every event, as Sluice stores it, sent as JSON to a URL of the user's
  * choosing. With `batchSize` 1 each event is one request whose body is the event object; with a
  * larger `batchSize` every request's body is a JSON array of events (one or more), so receivers
- * always see one shape.
+ * always see one shape. A user and password in the URL are sent as Basic auth (HTTP clients do
+ * not send a URL's credentials), unless the headers set Authorization.
  */
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../src/event';
 import { defineDestination } from '../destination';
 import { count, headerMap, httpUrl } from '../shared/config';
 import {
+  basicAuth,
   batchableRequest,
   jsonBatching,
   jsonRequest,
@@ -23,6 +25,15 @@ const MAX_BATCH_SIZE = 1000;
  * proxies accept by default (many stop at 5-10 MB).
  */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Headers that describe the body and never authenticate: not masked as credentials. */
+const REPRESENTATION_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'content-encoding',
+  'content-type',
+  'user-agent',
+]);
 
 export const WebhookConfig = z.strictObject({
   url: httpUrl(),
@@ -49,11 +60,7 @@ export const webhook = defineDestination<WebhookConfig>({
   supportedTypes: EVENT_TYPES,
   transform(event, context) {
     const { config } = context;
-    const target: RequestTarget = {
-      method: config.method,
-      url: config.url,
-      headers: config.headers,
-    };
+    const target = targetOf(config);
     if (config.batchSize === 1) return [jsonRequest(target, event)];
     return [
       batchableRequest(batching, context, target, event, {
@@ -62,4 +69,35 @@ export const webhook = defineDestination<WebhookConfig>({
     ];
   },
   batching,
+  // Which header or query parameter holds a secret is the user's choice: every value may.
+  credentialsOf(config) {
+    const url = new URL(config.url);
+    const headers = Object.entries(config.headers)
+      .filter(([name]) => !REPRESENTATION_HEADERS.has(name.toLowerCase()))
+      .map(([, value]) => value);
+    const userinfo = [url.username, url.password].map((part) => decodeURIComponent(part));
+    return [...headers, ...url.searchParams.values(), ...userinfo].filter((value) => value);
+  },
 });
+
+/** Where the config sends events: the URL without its user and password, sent as Basic auth. */
+function targetOf(config: WebhookConfig): RequestTarget {
+  const url = new URL(config.url);
+  if (!url.username && !url.password) {
+    return { method: config.method, url: config.url, headers: config.headers };
+  }
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  const authorized = Object.keys(config.headers).some(
+    (name) => name.toLowerCase() === 'authorization',
+  );
+  return {
+    method: config.method,
+    url: url.toString(),
+    headers: authorized
+      ? config.headers
+      : { ...config.headers, Authorization: basicAuth(user, password) },
+  };
+}

@@ -22,8 +22,9 @@
  * this fast-changing table from turning it into a bitmap scan and sort of every due row.
  */
 import type pg from 'pg';
-import { completeDeliveries, type Completion } from './complete-deliveries';
+import type { Completion } from './complete-deliveries';
 import { lockIdSql, lockSpaceSql, type DeliveryLocks, type HeldKeys } from './delivery-locks';
+import { recordOutcomes, type UnrecordedRow } from './record-outcomes';
 
 export interface ClaimedDelivery {
   id: number;
@@ -131,12 +132,15 @@ export class DeliveryRound {
     return undefined;
   }
 
-  /** Records the outcomes, then frees the round's keys (also when recording failed). */
-  async complete(completion: Completion): Promise<void> {
-    if (this.#done) return;
+  /**
+   * Records the outcomes (see record-outcomes.ts), then frees the round's keys (also when
+   * recording failed); returns the rows dead-lettered because their outcome could not be recorded.
+   */
+  async complete(completion: Completion): Promise<UnrecordedRow[]> {
+    if (this.#done) return [];
     this.#done = true;
     try {
-      await completeDeliveries(this.pool, this.destinationId, completion);
+      return await recordOutcomes(this.pool, this.destinationId, completion);
     } finally {
       await this.locks.unlock(this.held);
     }

@@ -5,8 +5,12 @@
  * - rows claimed but never sent (behind a failed row of the same user) wait for that retry;
  * - aborted rows move to dead_letters with the last request and response, in one statement, so
  *   a row is never in both places or neither.
+ * Diagnostic text (errors, reasons, requests, responses) is stored as storableText: a vendor's
+ * NUL byte must not make the round's outcomes unrecordable. See record-outcomes.ts for what
+ * happens when recording fails all the same.
  */
 import type pg from 'pg';
+import { storableText, storableTextOrNull } from '../db/storable-text';
 import { withTransaction } from '../db/transaction';
 
 export interface RowRef {
@@ -57,7 +61,7 @@ export async function completeDeliveries(
           destinationId,
           retried.map((row) => row.id),
           retried.map((row) => row.nextAttemptAt),
-          retried.map((row) => row.error),
+          retried.map((row) => storableText(row.error)),
         ],
       );
     }
@@ -88,9 +92,9 @@ export async function completeDeliveries(
         [
           destinationId,
           aborted.map((row) => row.id),
-          aborted.map((row) => row.reason),
-          aborted.map((row) => row.request ?? null),
-          aborted.map((row) => row.response ?? null),
+          aborted.map((row) => storableText(row.reason)),
+          aborted.map((row) => storableTextOrNull(row.request)),
+          aborted.map((row) => storableTextOrNull(row.response)),
         ],
       );
     }

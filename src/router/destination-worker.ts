@@ -6,8 +6,10 @@
  *
  * A user's claimed events are sent as a sequence of steps — a run of consecutive events with the
  * same batch key (one combined request), or one event with its own requests in order — and a step
- * is sent only after the previous one of the same user succeeded or was aborted. A step told to
- * retry stops its user: that user's remaining events wait for the same retry time.
+ * is sent only after the previous one of the same user succeeded or was aborted. A step with an
+ * event told to retry stops its user: that user's remaining events wait for the retry time. Where
+ * the vendor answers per item, each event of a combined request has its own outcome: a refused
+ * event is retried or dead-lettered alone, and the users whose events were taken move on.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -16,6 +18,7 @@ import type {
   BatchSlot,
   Destination,
   DestinationRequest,
+  SentRequest,
   TransformContext,
 } from '../../destinations/destination';
 import type { SegmentEvent } from '../event';
@@ -26,8 +29,8 @@ import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { DeliveryRound, type ClaimedDelivery } from './claim-deliveries';
 import type { DeliveryLocks } from './delivery-locks';
 import type { Completion } from './complete-deliveries';
-import type { DeliveryOutcome } from './delivery-outcome';
-import { credentialVariants, describeRequest } from './mask-credentials';
+import { outcomeOfItem, type DeliveryOutcome } from './delivery-outcome';
+import { CredentialMask } from './mask-credentials';
 import { sendRequest, type SendResult } from './send-request';
 import { Throttle } from './throttle';
 
@@ -71,6 +74,21 @@ interface Step {
   bytes: number;
 }
 
+/** The requests sent for some steps, in order; the steps' jobs are the items of a batch. */
+interface Send {
+  steps: Step[];
+  requests: SentRequest[];
+}
+
+/**
+ * What is stored about a send's rows: text masked with the credentials of its request, and the
+ * request and response kept with its dead letters, built once for all of them.
+ */
+interface Evidence {
+  mask: CredentialMask;
+  deadLetter(): { request: string; response?: string };
+}
+
 export class DestinationWorker {
   readonly #throttle: Throttle;
   readonly #loop: PollLoop;
@@ -79,8 +97,8 @@ export class DestinationWorker {
   #waitingForSlot: Array<() => void> = [];
   #recentRequests: number[] = [];
   #claims = new OneAtATime();
-  /** Credentials to mask in stored requests, as written and as escaped in JSON and URLs. */
-  readonly #credentials: string[];
+  /** The destination's credentials, masked in everything stored about its deliveries. */
+  readonly #mask: CredentialMask;
 
   constructor(
     private readonly deps: {
@@ -107,7 +125,7 @@ export class DestinationWorker {
           'delivery round failed; retrying',
         ),
     });
-    this.#credentials = credentialVariants(module.credentialsOf?.(context.config) ?? []);
+    this.#mask = new CredentialMask(module.credentialsOf?.(context.config) ?? []);
   }
 
   start(): void {
@@ -141,7 +159,13 @@ export class DestinationWorker {
       throw error;
     }
     const sentAt = performance.now();
-    await round.complete(completion);
+    const unrecorded = await round.complete(completion);
+    for (const row of unrecorded) {
+      this.deps.logger.error(
+        { err: row.error, destination: this.destinationId, row: row.id, outcome: row.outcome },
+        'a delivery outcome could not be recorded; the row was dead-lettered',
+      );
+    }
     const count = groups.reduce((sum, rows) => sum + rows.length, 0);
     this.deps.logger.debug(
       {
@@ -165,12 +189,14 @@ export class DestinationWorker {
       const current = users.filter((steps) => steps.length > 0).map((steps) => steps[0]);
       const sends = this.#requestsFor(current);
       await this.#sendAll(sends, completion, retryAt);
-      // Each user moves on unless its step was told to retry (then the user is done for now).
+      // Each user moves on unless an event of its step was told to retry (then the user is done
+      // for now, and its later events wait until the last of those retries).
       for (const steps of users) {
         const step = steps.shift();
         if (!step) continue;
-        const nextAttemptAt = retryAt.get(step.jobs[0].row.id);
-        if (nextAttemptAt) {
+        const retries = step.jobs.flatMap((job) => retryAt.get(job.row.id) ?? []);
+        if (retries.length > 0) {
+          const nextAttemptAt = new Date(Math.max(...retries.map((at) => at.getTime())));
           for (const later of steps.flatMap((s) => s.jobs)) {
             completion.released.push({ ...later.row, nextAttemptAt });
           }
@@ -189,7 +215,8 @@ export class DestinationWorker {
         requests = this.module.transform(JSON.parse(row.payload) as SegmentEvent, this.context);
       } catch (error) {
         // Retrying cannot fix a mapping failure (a required field missing).
-        completion.aborted.push({ ...row, reason: `mapping failed: ${(error as Error).message}` });
+        const reason = `mapping failed: ${(error as Error).message}`;
+        completion.aborted.push({ ...row, reason: this.#mask.mask(reason) });
         this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: 'abort' });
         continue;
       }
@@ -217,13 +244,13 @@ export class DestinationWorker {
   }
 
   /** The requests of this round: combined per batch key within limits, or a step's own. */
-  #requestsFor(steps: Step[]): Array<{ steps: Step[]; requests: DestinationRequest[] }> {
-    const sends: Array<{ steps: Step[]; requests: DestinationRequest[] }> = [];
+  #requestsFor(steps: Step[]): Send[] {
+    const sends: Send[] = [];
     const batching = this.module.batching;
     const byKey = new Map<string, Step[]>();
     for (const step of steps) {
       if (step.batchKey === undefined || !batching)
-        sends.push({ steps: [step], requests: step.jobs[0].requests });
+        sends.push({ steps: [step], requests: step.jobs[0].requests.map(sentAlone) });
       else {
         let group = byKey.get(step.batchKey);
         if (!group) byKey.set(step.batchKey, (group = []));
@@ -239,15 +266,13 @@ export class DestinationWorker {
         if (chunk.length === 0) return;
         const first = chunk[0].jobs[0].requests[0];
         // A lone request goes as it is: combining one item rebuilds the same request.
-        if (items === 1) sends.push({ steps: chunk, requests: [first] });
+        if (items === 1) sends.push({ steps: chunk, requests: [sentAlone(first)] });
         else {
           const allItems = chunk.flatMap((step) =>
             step.jobs.map((job) => job.requests[0].batch!.item),
           );
-          sends.push({
-            steps: chunk,
-            requests: [batching!.combine(allItems, first, this.context)],
-          });
+          const request = batching!.combine(allItems, first, this.context);
+          sends.push({ steps: chunk, requests: [{ request, items: allItems }] });
         }
         chunk = [];
         items = 0;
@@ -265,28 +290,29 @@ export class DestinationWorker {
     return sends;
   }
 
-  /** Sends every request of the round (within the destination's slots) and records outcomes. */
-  async #sendAll(
-    sends: Array<{ steps: Step[]; requests: DestinationRequest[] }>,
-    completion: Completion,
-    retryAt: Map<number, Date>,
-  ): Promise<void> {
+  /**
+   * Sends every request of the round (within the destination's slots) and records outcomes: a
+   * step's own requests in order until one fails; a batch's outcome per item where the vendor
+   * answered per item (item i is the i-th job of the send's steps).
+   */
+  async #sendAll(sends: Send[], completion: Completion, retryAt: Map<number, Date>): Promise<void> {
     let next = 0;
     const lane = async () => {
       while (next < sends.length) {
         const send = sends[next++];
         let result: SendResult | undefined;
-        let sentRequest: DestinationRequest | undefined;
-        for (const request of send.requests) {
-          sentRequest = request;
-          result = await this.#send(request);
+        let last: SentRequest | undefined;
+        for (const sent of send.requests) {
+          last = sent;
+          result = await this.#send(sent);
           if (result.outcome.kind !== 'ok') break;
         }
-        for (const step of send.steps) {
-          for (const job of step.jobs) {
-            this.#record(job.row, result!, sentRequest!, completion, retryAt);
-          }
-        }
+        const evidence = this.#evidenceOf(result!, last!);
+        const jobs = send.steps.flatMap((step) => step.jobs);
+        jobs.forEach((job, index) => {
+          const outcome = outcomeOfItem(result!.outcome, index);
+          this.#record(job.row, outcome, evidence, completion, retryAt);
+        });
       }
     };
     await Promise.all(
@@ -303,16 +329,17 @@ export class DestinationWorker {
     };
   }
 
-  async #send(request: DestinationRequest): Promise<SendResult> {
+  async #send(sent: SentRequest): Promise<SendResult> {
     await this.#acquireSlot();
     let result: SendResult;
     try {
       await this.#throttle.acquire();
-      result = await sendRequest(request, this.module, {
+      result = await sendRequest(sent, this.module, {
         timeoutMs: this.policy.timeoutMs,
         fetch: this.deps.fetch,
         quickRetries: this.options.quickRetries,
         quickRetryMinMs: this.options.quickRetryMinMs,
+        mask: this.#mask,
       });
     } finally {
       this.#releaseSlot();
@@ -325,18 +352,35 @@ export class DestinationWorker {
     this.#recentRequests = this.#recentRequests.filter((at) => now - at < 1000);
     this.#recentRequests.push(now);
     if (result.response?.status === 429) this.#throttle.onRateLimited(this.#recentRequests.length);
-    else if (result.outcome.kind === 'ok') this.#throttle.onSuccess();
+    else if (result.outcome.kind === 'ok' || result.outcome.kind === 'per-item') {
+      this.#throttle.onSuccess();
+    }
     return result;
   }
 
+  #evidenceOf(result: SendResult, sent: SentRequest): Evidence {
+    const mask = this.#mask.forRequest(sent.request);
+    let deadLetter: { request: string; response?: string } | undefined;
+    return {
+      mask,
+      deadLetter: () =>
+        (deadLetter ??= {
+          request: this.#mask.describeRequest(sent.request),
+          // Masked as it was read (send-request.ts).
+          response: result.response && JSON.stringify(result.response),
+        }),
+    };
+  }
+
+  /** Records one row's outcome; what is stored about it is masked (see mask-credentials.ts). */
   #record(
     row: ClaimedDelivery,
-    result: SendResult,
-    request: DestinationRequest,
+    itemOutcome: DeliveryOutcome,
+    { mask, deadLetter }: Evidence,
     completion: Completion,
     retryAt: Map<number, Date>,
   ): void {
-    const outcome = this.#withLimits(row, result.outcome);
+    const outcome = this.#withLimits(row, itemOutcome);
     this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: outcome.kind });
     if (outcome.kind === 'ok') {
       completion.delivered.push(row);
@@ -347,15 +391,10 @@ export class DestinationWorker {
     } else if (outcome.kind === 'retry') {
       const delay = outcome.afterMs ?? backoffMs(row.attempts + 1, this.options.backoff);
       const nextAttemptAt = new Date(Date.now() + delay);
-      completion.retried.push({ ...row, nextAttemptAt, error: outcome.reason });
+      completion.retried.push({ ...row, nextAttemptAt, error: mask.mask(outcome.reason) });
       retryAt.set(row.id, nextAttemptAt);
     } else {
-      completion.aborted.push({
-        ...row,
-        reason: outcome.reason,
-        request: describeRequest(request, this.#credentials),
-        response: result.response ? JSON.stringify(result.response) : undefined,
-      });
+      completion.aborted.push({ ...row, reason: mask.mask(outcome.reason), ...deadLetter() });
     }
   }
 
@@ -386,4 +425,9 @@ export class DestinationWorker {
     this.#inFlight--;
     this.#waitingForSlot.shift()?.();
   }
+}
+
+/** A request sent as built: its own batch item, if it has one, is the item it carries. */
+function sentAlone(request: DestinationRequest): SentRequest {
+  return { request, items: request.batch ? [request.batch.item] : [] };
 }

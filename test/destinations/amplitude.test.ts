@@ -8,6 +8,7 @@ import {
   MOBILE_CONTEXT,
   onlyRequest,
   segmentEvent,
+  sentBatch,
   testConfigErrors,
   TIMESTAMP_MS,
   track,
@@ -254,6 +255,112 @@ describe('amplitude responses', () => {
       outcome: 'retry',
       afterMs: undefined,
     });
+  });
+
+  // Three items: Ann's track (event 0), Ann's group (events 1 and 2), Bob's track (event 3).
+  const batch = sentBatch(amplitude, context, [
+    onlyRequest(amplitude, context, track('A', {}, { userId: 'ann-123', anonymousId: 'dev-ann' })),
+    onlyRequest(
+      amplitude,
+      context,
+      segmentEvent('group', { userId: 'ann-123', anonymousId: 'dev-ann', groupId: 'acme' }),
+    ),
+    onlyRequest(amplitude, context, track('B', {}, { userId: 'bob-456', anonymousId: 'dev-bob' })),
+  ]);
+  const resent = (status: number) => ({
+    outcome: 'retry',
+    reason: expect.stringMatching(
+      new RegExp(`^Amplitude refused the request .*\\(HTTP ${status}\\)`),
+    ),
+  });
+
+  test('429 naming events, users or devices: those pause, the others are sent again', () => {
+    // The documented TooManyRequestsForDeviceError example, with this request's ids.
+    const throttled = {
+      code: 429,
+      error: 'Too many requests for some devices and users',
+      eps_threshold: 30,
+      throttled_events: [3],
+    };
+    expect(verdictOf(amplitude, 429, throttled, {}, batch)).toEqual({
+      outcome: 'per-item',
+      items: [
+        resent(429),
+        resent(429),
+        {
+          outcome: 'retry',
+          reason: 'Amplitude throttled a user or device in the request',
+          afterMs: 30_000,
+        },
+      ],
+    });
+    const byIds = { code: 429, throttled_users: { 'ann-123': 31 }, throttled_devices: {} };
+    expect(verdictOf(amplitude, 429, byIds, {}, batch)).toMatchObject({
+      items: [{ afterMs: 30_000 }, { afterMs: 30_000 }, resent(429)],
+    });
+    const overQuota = { code: 429, exceeded_daily_quota_devices: { 'dev-bob': 500_001 } };
+    expect(verdictOf(amplitude, 429, overQuota, {}, batch)).toMatchObject({
+      items: [
+        resent(429),
+        resent(429),
+        { afterMs: 3_600_000, reason: expect.stringMatching(/daily/) },
+      ],
+    });
+  });
+
+  test('400 naming events: those are aborted, the others sent again (Amplitude took none)', () => {
+    const invalid = {
+      code: 400,
+      error: 'Invalid field values on some events',
+      events_with_invalid_fields: { time: [2] },
+      events_with_missing_fields: { event_type: [2] },
+    };
+    expect(verdictOf(amplitude, 400, invalid, {}, batch)).toEqual({
+      outcome: 'per-item',
+      items: [
+        resent(400),
+        {
+          outcome: 'abort',
+          reason: 'Amplitude rejected the event: invalid time, missing event_type',
+        },
+        resent(400),
+      ],
+    });
+    // The documented SilencedDeviceID example, with this request's ids.
+    const silenced = {
+      code: 400,
+      eps_threshold: 100,
+      error: 'Events silenced for device_id',
+      exceeded_daily_quota_devices: {},
+      silenced_devices: ['dev-bob'],
+      silenced_events: [3],
+      throttled_devices: { 'dev-ann': 100 },
+      throttled_events: [0],
+    };
+    expect(verdictOf(amplitude, 400, silenced, {}, batch)).toEqual({
+      outcome: 'per-item',
+      items: [
+        {
+          outcome: 'retry',
+          reason: 'Amplitude throttled a user or device in the request',
+          afterMs: 30_000,
+        },
+        resent(400),
+        { outcome: 'abort', reason: 'Amplitude rejected the event: its device is silenced' },
+      ],
+    });
+  });
+
+  test('a 400 about the request, or naming events it did not carry, is judged whole', () => {
+    const missingKey = {
+      code: 400,
+      error: 'Request missing required field',
+      missing_field: 'api_key',
+      events_with_missing_fields: { event_type: [3] },
+    };
+    expect(verdictOf(amplitude, 400, missingKey, {}, batch)).toBeUndefined();
+    const outside = { code: 400, events_with_invalid_fields: { time: [4] } };
+    expect(verdictOf(amplitude, 400, outside, {}, batch)).toBeUndefined();
   });
 
   test('other statuses follow the router’s rules', () => {

@@ -5,6 +5,7 @@ import {
   contextFor,
   identify,
   onlyRequest,
+  sentBatch,
   testConfigErrors,
   TIMESTAMP,
   track,
@@ -232,6 +233,42 @@ describe('braze responses', () => {
     });
     expect(verdict).toMatchObject({ outcome: 'abort' });
     expect(verdict && 'reason' in verdict && verdict.reason).toContain('Braze dropped 1 object(s)');
+  });
+
+  test('201 with errors naming objects of a batch: those items are aborted, the others ok', () => {
+    // Items: Ann's attributes, Bob's event, Cy's event; Bob's event is events[0].
+    const batch = sentBatch(braze, context, [
+      onlyRequest(
+        braze,
+        context,
+        identify({ plan: 'pro' }, { userId: 'ann', anonymousId: undefined }),
+      ),
+      onlyRequest(braze, context, track('Signed Up', {}, { userId: 'bob' })),
+      onlyRequest(braze, context, track('Signed Up', {}, { userId: 'cy' })),
+    ]);
+    const errors = [
+      { type: "'name' is required", input_array: 'events', index: 0 },
+      { type: "'time' is invalid", input_array: 'events', index: 0 },
+    ];
+    expect(verdictOf(braze, 201, { message: 'success', errors }, {}, batch)).toEqual({
+      outcome: 'per-item',
+      items: [
+        { outcome: 'ok' },
+        {
+          outcome: 'abort',
+          reason: "Braze dropped the object: events 'name' is required; events 'time' is invalid",
+        },
+        { outcome: 'ok' },
+      ],
+    });
+    // An error naming no object of the request: every item is judged by the whole answer.
+    const elsewhere = [{ type: 'x', input_array: 'purchases', index: 0 }];
+    expect(
+      verdictOf(braze, 201, { message: 'success', errors: elsewhere }, {}, batch),
+    ).toMatchObject({
+      outcome: 'abort',
+      reason: expect.stringMatching(/^Braze dropped 1 object\(s\)/),
+    });
   });
 
   test('201 without errors and error statuses follow the router’s rules', () => {

@@ -24,6 +24,7 @@ import {
 } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs } from '../support/deliveries';
 import { eventually } from '../support/eventually';
+import { TEST_WORKER_OPTIONS } from '../support/router-testbed';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import {
   startVendor,
@@ -70,14 +71,7 @@ const POLICY: DeliveryPolicy = {
   maxRetryHours: 1,
 };
 /** A first failure is retried after 15–30 ms; no in-process retries unless a test says so. */
-const FAST: WorkerOptions = {
-  parallelRounds: 1,
-  claimLimit: 100,
-  idleMs: 10,
-  backoff: { baseMs: 30, maxMs: 200 },
-  quickRetries: 0,
-  quickRetryMinMs: 10,
-};
+const FAST = TEST_WORKER_OPTIONS;
 
 /** A request the vendor received, with the URL the destination addressed. */
 interface SentRequest {
@@ -200,11 +194,8 @@ const CASES: DeliveryCase[] = [
     secrets: ['3f1e9a7c2b5d4e8f9a0b1c2d3e4f5a6b'],
     events: [ORDER, IDENTIFY, PAGE, GROUP, SCREEN],
     accept: accepted(200, { code: 200, events_ingested: 6, server_upload_time: Date.now() }),
-    rejection: json({
-      code: 400,
-      error: 'Invalid field values on some events',
-      events_with_invalid_fields: { time: [0] },
-    }),
+    // A 400 about the request itself; one naming events is judged per event (see QUIRKS).
+    rejection: json({ code: 400, error: 'Invalid API key' }),
     throttling: json({
       code: 429,
       error: 'Too many requests for some devices and users',
@@ -741,7 +732,17 @@ describe.each(CASES)('$type delivery', (deliveryCase) => {
   });
 });
 
-/** A vendor answer a destination reads itself, and what must follow from it. */
+/** What must become of one queued event. */
+type Expected =
+  | 'delivered'
+  | { abort: RegExp }
+  | { retry: RegExp; /** The pause asked for; unset: the router's backoff. */ afterMs?: number };
+
+/**
+ * A vendor answer a destination reads itself, and what must follow for each queued event. The
+ * events of several users share one batch where the destination batches, so the per-item cases
+ * show that a refused event fails alone and the others are done (or sent again).
+ */
 interface Quirk {
   type: string;
   title: string;
@@ -749,15 +750,19 @@ interface Quirk {
   answer: ScriptedResponse;
   /** Requests sent, with two in-process retries allowed (default 1: none used). */
   requests?: number;
-  expected: { abort: RegExp } | { retry: RegExp; afterMs?: number };
+  /** One per queued event, in order; a single one applies to every event. */
+  expected: Expected[];
 }
+
+/** Amplitude's items: an event each, a group call two (`$identify`, `$groupidentify`). */
+const AMPLITUDE_BATCH = [ORDER, GROUP, SCREEN];
 
 const QUIRKS: Quirk[] = [
   {
     type: 'amplitude',
     title: '429 without Retry-After: the user pauses 30 s',
     answer: { status: 429, body: caseOf('amplitude').throttling },
-    expected: { retry: /Amplitude throttled a user or device/, afterMs: 30_000 },
+    expected: [{ retry: /Amplitude throttled a user or device/, afterMs: 30_000 }],
   },
   {
     type: 'amplitude',
@@ -770,66 +775,138 @@ const QUIRKS: Quirk[] = [
         exceeded_daily_quota_users: { [ALICE.userId]: 500_001 },
       }),
     },
-    expected: { retry: /exceeded its daily event quota/, afterMs: 3_600_000 },
+    expected: [{ retry: /exceeded its daily event quota/, afterMs: 3_600_000 }],
   },
   {
-    type: 'mixpanel',
-    title: '/import 400 naming failed records: the batch is dead-lettered with the reasons',
-    events: [ORDER, SIGNED_UP],
+    type: 'amplitude',
+    title: '429 naming throttled events: only their user pauses, the others are sent again',
+    events: [ORDER, SCREEN],
+    // The documented TooManyRequestsForDeviceError shape (HTTP V2 API, "429").
+    answer: {
+      status: 429,
+      body: json({
+        code: 429,
+        error: 'Too many requests for some devices and users',
+        eps_threshold: 30,
+        throttled_devices: { [BOB.anonymousId]: 31 },
+        throttled_users: { [BOB.userId]: 32 },
+        throttled_events: [1],
+      }),
+    },
+    expected: [
+      { retry: /refused the request for other users’ events \(HTTP 429\)/ },
+      { retry: /Amplitude throttled a user or device/, afterMs: 30_000 },
+    ],
+  },
+  {
+    type: 'amplitude',
+    title: '400 naming invalid events: those are dead-lettered, the others sent again',
+    events: AMPLITUDE_BATCH,
+    // The documented InvalidRequestError shape: events 0 (order), 1-2 (group), 3 (screen).
     answer: {
       status: 400,
       body: json({
         code: 400,
+        error: 'Invalid field values on some events',
+        events_with_invalid_fields: { time: [3] },
+      }),
+    },
+    expected: [
+      { retry: /refused the request for other events in it \(HTTP 400\)/ },
+      { retry: /refused the request for other events in it/ },
+      { abort: /^Amplitude rejected the event: invalid time$/ },
+    ],
+  },
+  {
+    type: 'amplitude',
+    title: '400 naming a silenced device: its events are dead-lettered, the others sent again',
+    events: AMPLITUDE_BATCH,
+    // The documented SilencedDeviceID shape; the group's $groupidentify (2) is throttled.
+    answer: {
+      status: 400,
+      body: json({
+        code: 400,
+        eps_threshold: 100,
+        error: 'Events silenced for device_id',
+        exceeded_daily_quota_devices: {},
+        silenced_devices: [BOB.anonymousId],
+        silenced_events: [3],
+        throttled_devices: { [ALICE.anonymousId]: 100 },
+        throttled_events: [2],
+      }),
+    },
+    expected: [
+      { retry: /refused the request for other events in it/ },
+      { retry: /Amplitude throttled a user or device/, afterMs: 30_000 },
+      { abort: /^Amplitude rejected the event: its device is silenced$/ },
+    ],
+  },
+  {
+    type: 'mixpanel',
+    title: '/import 400 naming failed records: those are dead-lettered, the others were imported',
+    events: [ORDER, SIGNED_UP],
+    // The documented strict-mode answer (Mixpanel's "400 Bad Request" page).
+    answer: {
+      status: 400,
+      body: json({
+        code: 400,
+        error: 'some data points in the request failed validation',
         num_records_imported: 1,
         status: 'Bad Request',
         failed_records: [
           {
             index: 1,
-            $insert_id: SIGNED_UP.messageId,
+            insert_id: SIGNED_UP.messageId,
             field: 'properties.time',
             message: "'properties.time' is invalid: must be specified as seconds since epoch",
           },
         ],
       }),
     },
-    expected: {
-      abort:
-        /^Mixpanel rejected 1 event\(s\) and imported 1 .*#1 properties\.time: 'properties\.time' is invalid/,
-    },
+    expected: [
+      'delivered',
+      {
+        abort:
+          /^Mixpanel rejected the event: properties\.time: 'properties\.time' is invalid: must be specified as seconds since epoch$/,
+      },
+    ],
   },
   {
     type: 'mixpanel',
     title: '/engage 200 with status 0: the update is dead-lettered',
     events: [IDENTIFY],
     answer: { status: 200, body: json({ error: '$distinct_id is required', status: 0 }) },
-    expected: { abort: /^Mixpanel rejected the update: \$distinct_id is required$/ },
+    expected: [{ abort: /^Mixpanel rejected the update: \$distinct_id is required$/ }],
   },
   {
     type: 'slack',
     title: '400 invalid_payload: dead-lettered',
     answer: { status: 400, body: 'invalid_payload' },
-    expected: { abort: /^Slack refused the message: invalid_payload$/ },
+    expected: [{ abort: /^Slack refused the message: invalid_payload$/ }],
   },
   {
     type: 'slack',
     title: 'a legacy webhook’s 500 channel_not_found: dead-lettered, not retried',
     answer: { status: 500, body: 'channel_not_found' },
-    expected: { abort: /^Slack refused the message: channel_not_found$/ },
+    expected: [{ abort: /^Slack refused the message: channel_not_found$/ }],
   },
   {
     type: 'slack',
     title: '500 rollup_error: retried',
     answer: { status: 500, body: 'rollup_error' },
     requests: 3,
-    expected: { retry: /rollup_error/ },
+    expected: [{ retry: /rollup_error/ }],
   },
   {
     type: 'braze',
-    title: '201 with errors: dead-lettered (Braze processed the rest)',
+    title: '201 with errors naming objects: those are dead-lettered, the others were processed',
+    // Alice's order (a purchase) and Bob's sign-up (an event) share one /users/track request.
+    events: [ORDER, SIGNED_UP],
     answer: {
       status: 201,
       body: json({
         message: 'success',
+        purchases_processed: 1,
         errors: [
           {
             type: "'external_id' or 'braze_id' or 'user_alias' is required",
@@ -839,9 +916,17 @@ const QUIRKS: Quirk[] = [
         ],
       }),
     },
-    expected: {
-      abort: /^Braze dropped 1 object\(s\) and processed the others .*'external_id' or 'braze_id'/,
-    },
+    expected: [
+      'delivered',
+      { abort: /^Braze dropped the object: events 'external_id' or 'braze_id'/ },
+    ],
+  },
+  {
+    type: 'braze',
+    title:
+      '201 with errors naming no object: the request is dead-lettered (Braze processed the rest)',
+    answer: { status: 201, body: json({ message: 'success', errors: ['minor error message'] }) },
+    expected: [{ abort: /^Braze dropped 1 object\(s\) and processed the others / }],
   },
 ];
 
@@ -857,23 +942,26 @@ describe.each(QUIRKS)('$type: $title', ({ type, events, answer, requests = 1, ex
     expect(vendor.requests).toHaveLength(requests);
     const rows = await queuedJobs(database.pool, type);
     const letters = await deadLetterRows(database.pool, type);
-    if ('abort' in expected) {
-      expect(rows).toEqual([]);
-      expect(letters.map((letter) => letter.message_id)).toEqual(queued.map((e) => e.messageId));
-      for (const letter of letters) {
-        expect(letter.reason).toMatch(expected.abort);
+    const messageIdOf = (payload: string) => (JSON.parse(payload) as SegmentEvent).messageId;
+    queued.forEach((event, index) => {
+      const wanted = expected[index] ?? expected[0];
+      const row = rows.find((r) => messageIdOf(r.payload) === event.messageId);
+      const letter = letters.find((l) => l.message_id === event.messageId);
+      if (wanted === 'delivered') {
+        expect([row, letter]).toEqual([undefined, undefined]);
+      } else if ('abort' in wanted) {
+        expect(row).toBeUndefined();
+        expect(letter.reason).toMatch(wanted.abort);
         expect(JSON.parse(letter.last_response)).toMatchObject({ status: answer.status });
         expectCredentialsMasked(deliveryCase, letter.last_request);
-      }
-    } else {
-      expect(letters).toEqual([]);
-      expect(rows.map((row) => row.attempts)).toEqual(queued.map(() => 1));
-      for (const row of rows) {
-        expect(row.last_error).toMatch(expected.retry);
-        if (expected.afterMs !== undefined) {
-          expectRetryAfter(row.next_attempt_at, before, expected.afterMs);
+      } else {
+        expect(letter).toBeUndefined();
+        expect(row.attempts).toBe(1);
+        expect(row.last_error).toMatch(wanted.retry);
+        if (wanted.afterMs !== undefined) {
+          expectRetryAfter(row.next_attempt_at, before, wanted.afterMs);
         }
       }
-    }
+    });
   });
 });

@@ -9,6 +9,7 @@ import {
   MOBILE_CONTEXT,
   onlyRequest,
   segmentEvent,
+  sentBatch,
   testConfigErrors,
   TIMESTAMP_MS,
   track,
@@ -312,6 +313,46 @@ describe('mixpanel responses', () => {
       reason:
         'Mixpanel rejected 1 event(s) and imported 2 (replaying is safe: $insert_id dedupes): #1 properties.time: must be a number',
     });
+  });
+
+  test('/import 400 for a batch: the failed records are aborted, the imported ones ok', () => {
+    const batch = sentBatch(
+      mixpanel,
+      context,
+      ['a', 'b', 'c'].map((id) =>
+        onlyRequest(mixpanel, context, track('Clicked', {}, { userId: id })),
+      ),
+    );
+    // The documented strict-mode answer, naming the second event.
+    const answer = {
+      code: 400,
+      error: 'some data points in the request failed validation',
+      status: 'Bad Request',
+      num_records_imported: 2,
+      failed_records: [
+        {
+          index: 1,
+          insert_id: '13c0b661-f48b-51cd-ba54-97c5999169c0',
+          field: 'properties.time',
+          message: "'properties.time' is invalid: must be specified as seconds since epoch",
+        },
+      ],
+    };
+    expect(verdictOf(mixpanel, 400, answer, {}, batch)).toEqual({
+      outcome: 'per-item',
+      items: [
+        { outcome: 'ok' },
+        {
+          outcome: 'abort',
+          reason:
+            "Mixpanel rejected the event: properties.time: 'properties.time' is invalid: must be specified as seconds since epoch",
+        },
+        { outcome: 'ok' },
+      ],
+    });
+    // A record outside the request: the batch is judged whole.
+    const outside = { ...answer, failed_records: [{ ...answer.failed_records[0], index: 3 }] };
+    expect(verdictOf(mixpanel, 400, outside, {}, batch)).toMatchObject({ outcome: 'abort' });
   });
 
   test('/engage 200 with status 0 is a rejection', () => {

@@ -8,6 +8,7 @@ import type {
   Destination,
   DestinationRequest,
   ResponseVerdict,
+  SentRequest,
   TransformContext,
 } from '../../destinations/destination';
 import { validateDestinationConfig } from '../../destinations';
@@ -148,15 +149,34 @@ export function combined<Config>(
   );
 }
 
-/** What the destination makes of a response (undefined: the router's default applies). */
+/**
+ * What the destination makes of a response to `sent` (by default a request that is no batch);
+ * undefined: the router's default applies.
+ */
 export function verdictOf<Config>(
   destination: Destination<Config>,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
+  sent: SentRequest = {
+    request: { method: 'POST', url: 'https://vendor.example/', headers: {} },
+    items: [],
+  },
 ): ResponseVerdict | undefined {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return destination.interpretResponse?.({ status, headers, body: text });
+  return destination.interpretResponse?.({ status, headers, body: text }, sent);
+}
+
+/** What `requests` (batchable) look like sent as one batch, for verdictOf. */
+export function sentBatch<Config>(
+  destination: Destination<Config>,
+  context: TransformContext<Config>,
+  requests: DestinationRequest[],
+): SentRequest {
+  return {
+    request: combined(destination, context, requests),
+    items: requests.map((request) => request.batch!.item),
+  };
 }
 
 /** `Basic base64(user:password)`. */

@@ -1,5 +1,6 @@
 import { webhook } from '../../destinations/webhook';
 import {
+  basic,
   bodyOf,
   combined,
   contextFor,
@@ -83,6 +84,35 @@ describe('webhook mapping', () => {
     const request = onlyRequest(webhook, context, track('Signed In'));
     expect(request.batch!.key).toMatch(/^POST https:\/\/hooks\.example\.com\/in [0-9a-f]{16}$/);
     expect(request.batch!.key).not.toContain('s3cret');
+  });
+
+  test('a user and password in the URL are sent as Basic auth, not in the URL', () => {
+    const context = contextFor(webhook, { url: 'https://hook%40user:p%3Ass@hooks.example.com/in' });
+    const request = onlyRequest(webhook, context, track('Signed In'));
+    expect(request.url).toBe('https://hooks.example.com/in');
+    expect(request.headers.Authorization).toBe(basic('hook@user', 'p:ss'));
+    const configured = contextFor(webhook, {
+      url: 'https://u:p@hooks.example.com/in',
+      headers: { authorization: 'Bearer own-token' },
+    });
+    expect(onlyRequest(webhook, configured, track('Signed In')).headers).toEqual({
+      'Content-Type': 'application/json',
+      authorization: 'Bearer own-token',
+    });
+  });
+
+  test('every header and query value and the URL credentials are credentials to mask', () => {
+    const { config } = contextFor(webhook, {
+      url: 'https://user:pw-9x@hooks.example.com/in?sig=abc123&v=2',
+      headers: { 'X-Signature': 'xsig-1', 'Content-Type': 'application/json' },
+    });
+    expect(webhook.credentialsOf!(config).sort()).toEqual([
+      '2',
+      'abc123',
+      'pw-9x',
+      'user',
+      'xsig-1',
+    ]);
   });
 
   test('accepts every event type and answers by status (no interpretResponse)', () => {

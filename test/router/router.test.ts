@@ -451,6 +451,79 @@ describe('batching', () => {
     ).toEqual(['A', 'B']);
   });
 
+  test('a batch judged per item: a refused event fails alone, a retried one stops only its user', async () => {
+    // The vendor names refused ("bad") and busy ("busy", the first time) events by their index
+    // in the batch. The batch key is the event type: a user's track and identify are two steps.
+    const hook = testHook({ batch: { maxItems: 10 } });
+    const perItem = defineDestination({
+      ...hook,
+      transform: (event, context) =>
+        hook.transform(event, context).map((request) => ({
+          ...request,
+          body: JSON.stringify([event]),
+          batch: { key: event.type, item: event },
+        })),
+      interpretResponse: (response, sent) => {
+        const verdicts = JSON.parse(response.body) as string[];
+        return {
+          outcome: 'per-item',
+          items: sent.items.map((_, index) =>
+            verdicts[index] === 'ok'
+              ? { outcome: 'ok' as const }
+              : verdicts[index] === 'refused'
+                ? { outcome: 'abort' as const, reason: 'refused by the vendor' }
+                : { outcome: 'retry' as const, reason: 'vendor busy', afterMs: 300 },
+          ),
+        };
+      },
+    });
+    const busy = new Set<string>();
+    vendor.script = (request) => {
+      const events = JSON.parse(request.body) as Array<{ event: string }>;
+      const verdicts = events.map(({ event }) => {
+        if (event.startsWith('bad')) return 'refused';
+        if (!event.startsWith('busy') || busy.has(event)) return 'ok';
+        busy.add(event);
+        return 'busy';
+      });
+      return { status: 200, body: JSON.stringify(verdicts) };
+    };
+    await enqueueDeliveries(database.pool, 'batch', [
+      { userId: 'u1', event: 'ok-1' },
+      { userId: 'u2', event: 'bad-1' },
+      { userId: 'u3', event: 'busy-1' },
+      { userId: 'u1', event: 'ok-2', type: 'identify' },
+      { userId: 'u2', event: 'ok-3', type: 'identify' },
+      { userId: 'u3', event: 'ok-4', type: 'identify' },
+    ]);
+    const batchWorker = worker('batch', vendor.url, {}, {}, perItem);
+    await batchWorker.runOnce();
+    const requests = () =>
+      vendor.requests.map((r) =>
+        (JSON.parse(r.body) as Array<{ event: string }>).map((e) => e.event),
+      );
+    // One request for the three users' first events; u1 and u2 moved on, u3 stopped.
+    expect(requests()).toEqual([
+      ['ok-1', 'bad-1', 'busy-1'],
+      ['ok-2', 'ok-3'],
+    ]);
+    const letters = await deadLetterRows(database.pool, 'batch');
+    expect(letters.map((l) => [JSON.parse(l.payload).event, l.reason])).toEqual([
+      ['bad-1', 'refused by the vendor'],
+    ]);
+    const waiting = await queuedJobs(database.pool, 'batch');
+    expect(waiting.map((row) => [JSON.parse(row.payload).event, row.attempts])).toEqual([
+      ['busy-1', 1],
+      ['ok-4', 0],
+    ]);
+    expect(waiting[1].next_attempt_at).toEqual(waiting[0].next_attempt_at);
+
+    batchWorker.start();
+    await eventually(async () => expect(await queuedJobs(database.pool, 'batch')).toEqual([]));
+    // u3's later event went only after its retried one was taken.
+    expect(requests().slice(2).flat()).toEqual(['busy-1', 'ok-4']);
+  });
+
   test('the byte limit splits requests', async () => {
     const events = Array.from({ length: 6 }, (_, i) => ({
       userId: `u${i}`,

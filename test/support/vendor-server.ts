@@ -16,7 +16,8 @@ export interface RecordedRequest {
 export interface ScriptedResponse {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  /** Text is sent as UTF-8; a Buffer as its bytes (for bodies that are not valid UTF-8). */
+  body?: string | Buffer;
 }
 
 export type VendorScript = (
