@@ -89,6 +89,38 @@ describe('privacy settings', () => {
   });
 
   test.each([
+    ['an address with a port', '203.0.113.77:5555', '203.0.113.0'],
+    ['a bracketed IPv6 address with a port', '[2001:db8::1]:443', '2001:db8::'],
+    ['a bracketed IPv6 address', '[2001:db8:abcd:12::1]', '2001:db8:abcd::'],
+    ['an address with leading zeros', '203.0.113.077', undefined],
+    ['no address', 'unknown', undefined],
+  ])('anonymizeIp, X-Forwarded-For with %s (%s): stores %j', async (_name, header, stored) => {
+    await track('private-write-key', {}).set('X-Forwarded-For', header).expect(200);
+    const [event] = await storedEvents(database.pool);
+    expect(event.context).toEqual(stored === undefined ? {} : { ip: stored });
+  });
+
+  test.each([
+    ['203.0.113.77:5555', '203.0.113.0'],
+    ['[2001:db8:abcd:12::1]:443', '2001:db8:abcd::'],
+    ['203.0.113.077', undefined],
+    ['203.0.113.77, 198.51.100.1', undefined],
+    [3405803853, undefined],
+    [{ address: '203.0.113.77' }, undefined],
+  ])('anonymizeIp, context.ip %j in the event: stores %j', async (ip, stored) => {
+    await track('private-write-key', { context: { ip } }).expect(200);
+    const [event] = await storedEvents(database.pool);
+    expect(event.context).toEqual(stored === undefined ? {} : { ip: stored });
+  });
+
+  test('without anonymizeIp an address with a port is stored without it', async () => {
+    await track(WRITE_KEY, {}).set('X-Forwarded-For', '203.0.113.77:5555').expect(200);
+    await track(WRITE_KEY, {}).set('X-Forwarded-For', '[2001:db8::1]:443').expect(200);
+    const events = await storedEvents(database.pool);
+    expect(events.map((event) => event.context?.ip)).toEqual(['203.0.113.77', '2001:db8::1']);
+  });
+
+  test.each([
     ['DNT', '1'],
     ['Sec-GPC', '1'],
   ])('%s: 1 is answered 200 and nothing is stored', async (header, value) => {
