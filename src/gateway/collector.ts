@@ -72,7 +72,7 @@ export class Collector {
       metrics.eventsDroppedDoNotTrack.inc({ source: source.id }, items.length);
       return [];
     }
-    const retryAfter = this.#rateLimiter.take(source.id, items.length, source.rateLimit);
+    const retryAfter = this.#rateLimiter.wait(source.id, items.length, source.rateLimit);
     if (retryAfter > 0) {
       throw new SluiceError('SLUICE_E_RATE_LIMITED', `retry after ${retryAfter} s`, {
         headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Reset': String(retryAfter) },
@@ -135,9 +135,13 @@ export class Collector {
         );
       }
     }
+    // Only events accepted count against the rate limit; taken before the await, so concurrent
+    // requests see each other's tokens gone.
+    this.#rateLimiter.take(source.id, rows.length, source.rateLimit);
     try {
       await this.deps.ingest.enqueue(rows);
     } catch (error) {
+      this.#rateLimiter.take(source.id, -rows.length, source.rateLimit);
       logger.error({ err: error, source: source.id }, 'storing events failed');
       throw new SluiceError('SLUICE_E_DATABASE_UNAVAILABLE', undefined, {
         cause: error,

@@ -16,6 +16,12 @@ const WORKSPACE = `${BASIC_WORKSPACE}
   - id: limited
     writeKey: limited-write-key
     rateLimit: { eventsPerSecond: 5, burst: 10 }
+  - id: slow
+    writeKey: slow-write-key
+    rateLimit: { eventsPerSecond: 0.1, burst: 10 }
+  - id: slow-too
+    writeKey: slow-too-write-key
+    rateLimit: { eventsPerSecond: 0.1, burst: 10 }
 `;
 
 beforeAll(async () => {
@@ -156,6 +162,32 @@ describe('rate limits', () => {
     expect(limited.headers['x-ratelimit-reset']).toBeDefined();
     await track(WRITE_KEY, {}).expect(200);
     expect(await storedJobs(database.pool)).toHaveLength(11);
+  });
+});
+
+describe('rate limits: what counts', () => {
+  // 0.1 events per second: the 10-event burst takes 100 s to refill, far longer than a test.
+  const batch = (key: string, events: Array<Record<string, unknown>>) =>
+    request(sluice.url).post('/v1/batch').auth(key, '').send({ batch: events });
+  const valid = (n: number) =>
+    Array.from({ length: n }, () => ({ type: 'track', userId: 'u', event: 'E' }));
+
+  test('rejected events use no tokens', async () => {
+    const rejected = Array.from({ length: 9 }, () => ({ type: 'track', userId: 'u' }));
+    const first = await batch('slow-write-key', [...rejected, ...valid(1)]).expect(200);
+    expect(first.body.rejected).toHaveLength(9);
+    // Nine of the ten tokens are left.
+    await batch('slow-write-key', valid(9)).expect(200);
+    const limited = await batch('slow-write-key', valid(1));
+    expect(limited.status).toBe(429);
+  });
+
+  test('a batch larger than the burst leaves a wait of at most the burst’s refill time', async () => {
+    await batch('slow-too-write-key', valid(2500)).expect(200);
+    const limited = await batch('slow-too-write-key', valid(10));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(100);
   });
 });
 
