@@ -106,7 +106,7 @@ export class Collector {
           : undefined;
         const error = new SluiceError(
           'SLUICE_E_EVENT_TOO_LARGE',
-          `the limit is ${settings.maxEventBytes} bytes`,
+          `the limit is ${settings.maxEventBytes} bytes, with the batch's context and integrations`,
         );
         reject(index, error, messageId);
         continue;

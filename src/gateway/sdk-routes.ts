@@ -46,7 +46,7 @@ export function createSdkRoutes(deps: SdkRoutesDeps): Router {
       const query = queryOf(request);
       await collector.collect(
         { headers: request.headers, query, ip: clientAddress(request, deps.trust) },
-        pixelMessage(query),
+        pixelMessage(query, settings.maxJsonDepth),
         { pathType: type, batch: false },
       );
     } catch (error) {
