@@ -212,6 +212,53 @@ describe('CORS', () => {
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
     expect(response.headers.vary).toContain('Origin');
   });
+
+  const pixelData = Buffer.from(JSON.stringify({ userId: 'u1', event: 'Seen' })).toString('base64');
+  test.each([
+    ['/v1/batch', 'POST'],
+    ['/v1/m', 'POST'],
+    [`/v1/projects/${WRITE_KEY}/settings`, 'GET'],
+    [`/projects/${WRITE_KEY}/settings`, 'GET'],
+    [`/sourceConfig?writeKey=${WRITE_KEY}`, 'GET'],
+    [`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`, 'GET'],
+    [`/v1/pixel/track?writeKey=${WRITE_KEY}&data=${encodeURIComponent(pixelData)}`, 'GET'],
+  ])('the SDK route %s answers preflights and %s requests with CORS', async (path, method) => {
+    const preflight = await request(sluice.url)
+      .options(path)
+      .set('Origin', 'https://shop.example')
+      .set('Access-Control-Request-Method', method)
+      .set('Access-Control-Request-Headers', 'authorization');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example');
+    const call = method === 'GET' ? request(sluice.url).get(path) : request(sluice.url).post(path);
+    const response = await call.set('Origin', 'https://shop.example').auth(WRITE_KEY, '');
+    expect(response.status).toBeLessThan(500);
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+  });
+
+  test('SDK routes say Vary: Origin even to a request without one (shared caches)', async () => {
+    const response = await request(sluice.url)
+      .get(`/v1/projects/${WRITE_KEY}/settings`)
+      .expect(200);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    expect(response.headers.vary).toMatch(/\bOrigin\b/);
+  });
+
+  test.each(['/health', '/ready', '/metrics', '/v1/nothing-here'])(
+    '%s answers no CORS, and its preflight is refused',
+    async (path) => {
+      const preflight = await request(sluice.url)
+        .options(path)
+        .set('Origin', 'https://evil.example')
+        .set('Access-Control-Request-Method', 'GET');
+      expect(preflight.status).toBeGreaterThanOrEqual(400);
+      expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+      const response = await request(sluice.url).get(path).set('Origin', 'https://evil.example');
+      expect(response.headers['access-control-allow-origin']).toBeUndefined();
+      expect(response.headers['access-control-allow-credentials']).toBeUndefined();
+    },
+  );
 });
 
 describe('SDK configuration endpoints', () => {
@@ -239,6 +286,60 @@ describe('SDK configuration endpoints', () => {
       .set('X-Forwarded-Proto', 'https')
       .expect(200);
     expect(response.body.integrations['Segment.io'].protocol).toBe('https');
+  });
+
+  test('without SLUICE_PUBLIC_URL, bodies built from the Host header vary by Host', async () => {
+    const settings = await request(sluice.url)
+      .get(`/v1/projects/${WRITE_KEY}/settings`)
+      .set('Host', 'other.example')
+      .expect(200);
+    expect(settings.body.integrations['Segment.io'].apiHost).toBe('other.example/v1');
+    expect(settings.headers['cache-control']).toMatch(/public/);
+    expect(settings.headers.vary).toMatch(/\bHost\b/);
+    const bundle = await request(sluice.url)
+      .get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`)
+      .set('Host', 'other.example')
+      .expect(200);
+    expect(bundle.text).toContain('other.example');
+    expect(bundle.headers.vary).toMatch(/\bHost\b/);
+  });
+
+  test.each(['evil.example/path', 'user@evil.example', 'evil example', 'evil.example?x=1'])(
+    'a Host header that is not a host name (%j) gets 400',
+    async (host) => {
+      const response = await request(sluice.url)
+        .get(`/v1/projects/${WRITE_KEY}/settings`)
+        .set('Host', host);
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('SLUICE_E_INVALID_REQUEST');
+    },
+  );
+
+  test('with SLUICE_PUBLIC_URL, the Host header does not matter', async () => {
+    const pinned = await startTestSluice(database, {
+      workspace: WORKSPACE,
+      settings: { publicUrl: 'https://collector.example.com', roles: ['gateway'] },
+    });
+    try {
+      const settings = await request(pinned.url)
+        .get(`/v1/projects/${WRITE_KEY}/settings`)
+        .set('Host', 'evil.example')
+        .expect(200);
+      expect(settings.body.integrations['Segment.io']).toMatchObject({
+        apiHost: 'collector.example.com/v1',
+        protocol: 'https',
+      });
+      expect(settings.headers.vary).not.toMatch(/\bHost\b/);
+      const bundle = await request(pinned.url)
+        .get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`)
+        .set('Host', 'evil.example')
+        .expect(200);
+      expect(bundle.text).toContain('https://collector.example.com');
+      expect(bundle.text).not.toContain('evil.example');
+      expect(bundle.headers.vary).not.toMatch(/\bHost\b/);
+    } finally {
+      await pinned.stop();
+    }
   });
 
   test('settings for an unknown or disabled write key are 404', async () => {
