@@ -55,8 +55,13 @@ export class SluiceError extends Error {
     this.headers = options.headers ?? {};
   }
 
+  /**
+   * The response body. A server error answers with its catalog message alone: its detail (a file
+   * path, a cause) is for the operator's log, not for whoever sent the request.
+   */
   toJSON(): { success: false; code: ErrorCode; message: string } {
-    return { success: false, code: this.code, message: this.message };
+    const message = this.status >= 500 ? ERRORS[this.code].message : this.message;
+    return { success: false, code: this.code, message };
   }
 }
 

@@ -125,7 +125,9 @@ export class Collector {
       });
     }
     if (firstError) {
-      logger.warn({ source: source.id, rejected }, 'events rejected');
+      // Codes and positions only: the messages quote the values sent, which can be personal data.
+      const logged = rejected.map(({ index, messageId, code }) => ({ index, messageId, code }));
+      logger.warn({ source: source.id, rejected: logged }, 'events rejected');
       // A single event, or a batch with nothing valid in it, is refused as a whole.
       if (rows.length === 0) {
         if (!kind.batch) throw firstError;
@@ -161,7 +163,8 @@ export class Collector {
     if (!writeKey) throw new SluiceError('SLUICE_E_MISSING_WRITE_KEY');
     const source = this.deps.workspace().sourcesByWriteKey.get(writeKey);
     if (!source) throw new SluiceError('SLUICE_E_UNKNOWN_WRITE_KEY');
-    if (!source.enabled) throw new SluiceError('SLUICE_E_SOURCE_DISABLED', source.id);
+    // Without the source's id: the caller may not know it, and need not.
+    if (!source.enabled) throw new SluiceError('SLUICE_E_SOURCE_DISABLED');
     return source;
   }
 

@@ -42,16 +42,6 @@ export function normalizeEvent(input: unknown, request: RequestContext): Normali
   for (const key in event) if (event[key] === null) delete event[key];
   delete event.writeKey;
 
-  const type = request.pathType ?? event.type;
-  if (!isEventType(type)) {
-    return invalid(
-      event.type === undefined
-        ? 'every event in a batch needs a "type"'
-        : `"type" must be one of identify, track, page, screen, group, alias (got ${JSON.stringify(event.type)})`,
-    );
-  }
-  event.type = type;
-
   event.messageId ??= randomUUID();
   // messageId first: the errors of the other fields name the event by it.
   for (const field of ID_FIELDS) {
@@ -64,6 +54,16 @@ export function normalizeEvent(input: unknown, request: RequestContext): Normali
     return invalid(`"messageId" must be at most ${MAX_MESSAGE_ID_LENGTH} characters`);
   }
   const fail = (message: string) => invalid(message, event.messageId as string);
+
+  const type = request.pathType ?? event.type;
+  if (!isEventType(type)) {
+    return fail(
+      event.type === undefined
+        ? 'every event in a batch needs a "type"'
+        : `"type" must be one of identify, track, page, screen, group, alias (got ${JSON.stringify(event.type)})`,
+    );
+  }
+  event.type = type;
 
   for (const field of OBJECT_FIELDS) {
     if (event[field] !== undefined && !isPlainObject(event[field])) {

@@ -7,7 +7,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings';
 import type { Workspace } from '../config/workspace';
-import { SluiceError } from '../errors';
+import { asSluiceError, SluiceError } from '../errors';
 import { AnalyticsJs } from './analytics-js';
 import { clientAddress } from './client-ip';
 import { answerPreflight, applyCorsHeaders } from './cors';
@@ -59,8 +59,7 @@ export function createSdkRoutes(deps: SdkRoutesDeps): Router {
   const pixel = async (request: Request, response: Response) => {
     try {
       const type = eventTypeOfPath(request.params.type as string);
-      if (!type)
-        throw new SluiceError('SLUICE_E_NOT_FOUND', `no pixel type "${request.params.type}"`);
+      if (!type) throw new SluiceError('SLUICE_E_NOT_FOUND', 'no such pixel type');
       const query = queryOf(request);
       await collector.collect(
         { headers: request.headers, query, ip: clientAddress(request, deps.trust) },
@@ -68,8 +67,11 @@ export function createSdkRoutes(deps: SdkRoutesDeps): Router {
         { pathType: type, batch: false },
       );
     } catch (error) {
-      // Pixels are fire-and-forget images: report the problem here, never to the page.
-      logger.warn({ err: error, path: request.path }, 'pixel request not stored');
+      // Pixels are fire-and-forget images: report the problem here, never to the page. The
+      // code says what was wrong; the message could quote what was sent.
+      const { code } = asSluiceError(error);
+      const err = code === 'SLUICE_E_INTERNAL' ? error : undefined;
+      logger.warn({ code, err, type: request.params.type }, 'pixel request not stored');
     }
     response
       .status(200)
