@@ -17,7 +17,10 @@ export interface ConnectionInput {
   event: SegmentEvent;
   /** The event as JSON text (kept in failed events as it entered the connection). */
   eventText: string;
-  /** The dedup key of the ingest event (see queue/message-ids.ts). */
+  /**
+   * What outputs are matched to their input by: the dedup key of the ingest event for the
+   * processor (see queue/message-ids.ts), the failed event's id for a replay.
+   */
   eventKey: string;
   sourceId: string;
   messageId: string;

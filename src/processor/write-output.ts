@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { joinColumn, splitColumn } from '../queue/text-columns';
 
 export interface DeliveryRow {
-  /** The dedup key of the ingest event it came from. */
+  /** Its input's key (see ConnectionInput.eventKey); not written. */
   eventKey: string;
   destinationId: string;
   userKey: string;
@@ -22,6 +22,7 @@ export interface DeliveryRow {
 }
 
 export interface FailedEventRow {
+  /** Its input's key (see ConnectionInput.eventKey); not written. */
   eventKey: string;
   sourceId: string;
   destinationId: string;
