@@ -207,3 +207,17 @@ connections:
   expect(row.event).toMatchObject({ event: 'Chained', seenAs: sent.messageId });
   expect(row.event.messageId).toBeUndefined();
 });
+
+test('an output messageId a text column cannot hold goes on under its input’s; the processor flows on', async () => {
+  const ws = workspace(
+    'export function transformEvent(e) { return { ...e, messageId: e.messageId + "\\u0000" }; }',
+  );
+  const [sent] = await ingestEvents(database.pool, 'web', [{ userId: 'u-nul', event: 'Renamed' }]);
+  const worker = processor(ws);
+  await worker.processAvailable();
+  await worker.stop();
+  const row = (await deliveryRows(database.pool, 'hook')).find((r) => r.user_key === 'u-nul')!;
+  expect(row.message_id).toBe(sent.messageId);
+  // The event itself is delivered as the transformation made it.
+  expect(row.event.messageId).toBe(`${sent.messageId}\u0000`);
+});
