@@ -119,6 +119,8 @@ function clientErrorOf(error: unknown): unknown {
   }
   const options = { cause: error };
   if (error instanceof URIError) return new SluiceError('SLUICE_E_INVALID_URL', undefined, options);
+  // sendFile's answer for a file that is not there (an analytics.js chunk name no build has).
+  if (status === 404) return new SluiceError('SLUICE_E_NOT_FOUND', undefined, options);
   const detail = (error as Error).message;
   switch (type) {
     case 'entity.parse.failed':

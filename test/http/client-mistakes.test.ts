@@ -53,6 +53,12 @@ test.each([
   expect(response.body.code).toBe('SLUICE_E_INVALID_URL');
 });
 
+test('an analytics.js chunk no build has gets 404', async () => {
+  const response = await request(sluice.url).get('/analytics-next/bundles/no-such-chunk.js');
+  expect(response.status).toBe(404);
+  expect(response.body.code).toBe('SLUICE_E_NOT_FOUND');
+});
+
 test('an admin body that is not JSON gets 400 SLUICE_E_INVALID_JSON', async () => {
   const response = await admin(request(sluice.url).post('/admin/dead-letters/replay'))
     .set('Content-Type', 'application/json')
