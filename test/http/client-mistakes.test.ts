@@ -35,6 +35,9 @@ afterAll(async () => {
   await sluice?.stop();
   await database?.drop();
 });
+beforeEach(async () => {
+  await database.pool.query('TRUNCATE ingest_jobs, ingest_message_ids');
+});
 afterEach(() => {
   // Whatever the client got wrong, nothing was logged as a failure of Sluice.
   expect(logs.text()).not.toMatch(/"level":"error"/);
@@ -125,6 +128,32 @@ test('a body the client stops sending is a client error, not a failure', async (
   socket.write('{"userId":');
   socket.destroy();
   await eventually(async () => expect(await requestsAnswered('single', '400')).toBe(1));
+});
+
+test('a request in flight when shutdown began is answered, and its kept-alive connection closed', async () => {
+  // A deadline beyond the test's timeout: the stop must not wait for it.
+  const stopping = await startTestSluice(database, {
+    settings: { roles: ['gateway'], shutdownTimeoutMs: 600_000 },
+  });
+  const socket = net.connect(stopping.port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (chunk) => (answer += chunk));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const body = JSON.stringify({ userId: 'u1', event: 'Kept alive' });
+  socket.write(
+    'POST /v1/track HTTP/1.1\r\nHost: sluice\r\nExpect: 100-continue\r\n' +
+      `Authorization: Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n`,
+  );
+  await eventually(() => expect(answer).toMatch(/^HTTP\/1\.1 100 /));
+  const stopped = stopping.stop();
+  socket.write(body);
+  await stopped;
+  await closed;
+  expect(answer).toMatch(/HTTP\/1\.1 200 /);
+  const { rows } = await database.pool.query('SELECT payload FROM ingest_jobs');
+  expect(rows.map((row) => JSON.parse(row.payload).event)).toEqual(['Kept alive']);
 });
 
 test('a request that arrives after shutdown began gets 503 SLUICE_E_SHUTTING_DOWN', async () => {
