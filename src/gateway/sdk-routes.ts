@@ -68,10 +68,10 @@ export function createSdkRoutes(deps: SdkRoutesDeps): Router {
       );
     } catch (error) {
       // Pixels are fire-and-forget images: report the problem here, never to the page. The
-      // code says what was wrong; the message could quote what was sent.
+      // code says what was wrong; the message (like the URL) could quote what was sent.
       const { code } = asSluiceError(error);
       const err = code === 'SLUICE_E_INTERNAL' ? error : undefined;
-      logger.warn({ code, err, type: request.params.type }, 'pixel request not stored');
+      logger.warn({ code, err }, 'pixel request not stored');
     }
     response
       .status(200)
