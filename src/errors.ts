@@ -19,6 +19,7 @@ export const ERRORS = {
   SLUICE_E_INVALID_BATCH: { status: 400, message: 'The batch is malformed' },
   SLUICE_E_INVALID_EVENT: { status: 400, message: 'The event is malformed' },
   SLUICE_E_INVALID_REQUEST: { status: 400, message: 'The request is malformed' },
+  SLUICE_E_INVALID_URL: { status: 400, message: 'The URL has bad %-encoding' },
   SLUICE_E_MISSING_WRITE_KEY: { status: 401, message: 'No write key was given' },
   SLUICE_E_UNKNOWN_WRITE_KEY: { status: 401, message: 'The write key does not belong to a source' },
   SLUICE_E_SOURCE_DISABLED: { status: 401, message: 'The source is disabled' },
@@ -54,8 +55,13 @@ export class SluiceError extends Error {
     this.headers = options.headers ?? {};
   }
 
+  /**
+   * The response body. A server error answers with its catalog message alone: its detail (a file
+   * path, a cause) is for the operator's log, not for whoever sent the request.
+   */
   toJSON(): { success: false; code: ErrorCode; message: string } {
-    return { success: false, code: this.code, message: this.message };
+    const message = this.status >= 500 ? ERRORS[this.code].message : this.message;
+    return { success: false, code: this.code, message };
   }
 }
 

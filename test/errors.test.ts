@@ -20,10 +20,17 @@ test('errors keep their cause and render the response body', () => {
   const cause = new Error('socket hang up');
   const error = new SluiceError('SLUICE_E_DATABASE_UNAVAILABLE', 'insert failed', { cause });
   expect(error.cause).toBe(cause);
+  expect(error.message).toBe('The database is unavailable: insert failed');
+  // A server error's detail is for the log; the response says only what the catalog says.
   expect(error.toJSON()).toEqual({
     success: false,
     code: 'SLUICE_E_DATABASE_UNAVAILABLE',
-    message: 'The database is unavailable: insert failed',
+    message: 'The database is unavailable',
+  });
+  expect(new SluiceError('SLUICE_E_INVALID_EVENT', '"userId" must be a string').toJSON()).toEqual({
+    success: false,
+    code: 'SLUICE_E_INVALID_EVENT',
+    message: 'The event is malformed: "userId" must be a string',
   });
   expect(asSluiceError(cause).code).toBe('SLUICE_E_INTERNAL');
   expect(asSluiceError(cause).cause).toBe(cause);

@@ -17,6 +17,7 @@ import type { Workspace } from '../config/workspace';
 import { SluiceError } from '../errors';
 import { listFailedEvents, replayFailedEvents } from '../processor/replay-failed-events';
 import type { DestinationRegistry } from '../processor/routing';
+import { isStorableId } from '../queue/text-columns';
 import { listDeadLetters, replayDeadLetters } from '../router/dead-letters';
 import { inlineCode, loadTransformationCode } from '../sandbox/load-transformation';
 import { testTransformation } from '../sandbox/test-transformation';
@@ -31,9 +32,13 @@ export interface AdminDeps {
   logger: Logger;
 }
 
+/** A destination id to filter by: a text column can hold no control characters. */
+const DestinationId = z.string().refine(isStorableId, 'must hold no control characters');
+
 const Filter = z.strictObject({
-  destinationId: z.string().optional(),
-  ids: z.array(z.number().int().positive()).max(10_000).optional(),
+  destinationId: DestinationId.optional(),
+  // Ids are bigint: larger numbers would fail in the database, not here.
+  ids: z.array(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).max(10_000).optional(),
 });
 
 const TestRequest = z.strictObject({
@@ -118,22 +123,22 @@ function authenticate(token: string) {
   };
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+function parse<T>(schema: z.ZodType<T>, value: unknown, what = 'body'): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new SluiceError(
       'SLUICE_E_INVALID_REQUEST',
-      `${issue.path.join('.') || 'body'}: ${issue.message}`,
+      `${issue.path.join('.') || what}: ${issue.message}`,
     );
   }
   return parsed.data;
 }
 
 function queryFilter(request: Request) {
-  const destinationId =
-    typeof request.query.destination === 'string' ? request.query.destination : undefined;
-  return { destinationId };
+  const { destination } = request.query;
+  if (destination === undefined) return {};
+  return { destinationId: parse(DestinationId, destination, 'destination') };
 }
 
 function limitOf(request: Request): number {

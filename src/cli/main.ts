@@ -113,8 +113,9 @@ async function runStart(settings: Settings, logger: Logger): Promise<number> {
   const sluice = await startSluice(settings, logger);
   const source = sluice.workspace.current.sources.find((s) => s.enabled);
   if (source && (cluster.worker?.id ?? 1) === 1) {
+    // The key itself stays out: logs are collected and kept where write keys do not belong.
     logger.info(
-      `send a first event: curl -u '${source.writeKey}:' -d '{"userId":"user-1","event":"Hello Sluice"}' ${sluice.url}/v1/track`,
+      `send a first event with source "${source.id}"'s write key: curl -u "$WRITE_KEY:" -d '{"userId":"user-1","event":"Hello Sluice"}' ${sluice.url}/v1/track`,
     );
   }
   await new Promise<void>((resolve) => {

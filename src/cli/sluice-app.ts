@@ -244,10 +244,17 @@ function closeServer(server: http.Server, timeoutMs: number, logger: Logger): Pr
       logger.warn('requests still open at the shutdown deadline; closing their connections');
       server.closeAllConnections();
     }, timeoutMs);
+    // Node closes the connections idle when close() is called; one whose request was in flight
+    // stays open, kept alive, once answered. Closed as it goes idle, it does not hold the stop
+    // back until the deadline.
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve();
     });
     server.closeIdleConnections();
   });
 }
+
+const IDLE_SWEEP_MS = 100;

@@ -4,23 +4,35 @@ import net from 'node:net';
 import proxyaddr from 'proxy-addr';
 
 /** `::ffff:1.2.3.4` (how a dual-stack socket reports IPv4 clients) becomes `1.2.3.4`. */
-export function plainIp(address: string): string {
+function plainIp(address: string): string {
   return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+// How proxies and clients write an address with its port: `1.2.3.4:80`, `[2001:db8::1]:443`.
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+const BRACKETED = /^\[([^\]]+)\](?::\d{1,5})?$/;
+
+/**
+ * The IP address `text` holds: plain, `ip:port`, `[ipv6]` or `[ipv6]:port`, IPv4-in-IPv6
+ * unmapped. Undefined for anything else, including forms some parsers read differently
+ * (`203.0.113.077`: octal to some, decimal to others).
+ */
+export function parseIp(text: string): string | undefined {
+  const trimmed = text.trim();
+  const address = BRACKETED.exec(trimmed)?.[1] ?? IPV4_WITH_PORT.exec(trimmed)?.[1] ?? trimmed;
+  return net.isIP(address) === 0 ? undefined : plainIp(address);
 }
 
 /**
  * Zeroes the last octet of an IPv4 address or the last 80 bits of an IPv6 address (keeping the
- * /48 routing prefix), as analytics vendors do. Anything that is not an IP address is returned
- * unchanged, since it identifies nobody's network.
+ * /48 routing prefix), as analytics vendors do. Undefined when `text` is not an address
+ * parseIp reads: what cannot be anonymized must not be stored.
  */
-export function anonymizeIp(address: string): string {
-  const ip = plainIp(address);
+export function anonymizeIp(text: string): string | undefined {
+  const ip = parseIp(text);
+  if (ip === undefined) return undefined;
   if (net.isIPv4(ip)) return ip.replace(/\.\d+$/, '.0');
-  if (net.isIPv6(ip)) {
-    const groups = expandIPv6(ip);
-    return compressIPv6([...groups.slice(0, 3), 0, 0, 0, 0, 0]);
-  }
-  return address;
+  return compressIPv6([...expandIPv6(ip).slice(0, 3), 0, 0, 0, 0, 0]);
 }
 
 function expandIPv6(ip: string): number[] {
@@ -72,11 +84,14 @@ export function compileTrust(setting: string): (address: string, hop: number) =>
   return proxyaddr.compile(setting.split(',').map((part) => part.trim()));
 }
 
-/** The client's address, honouring X-Forwarded-For from trusted proxies, IPv4 unmapped. */
+/**
+ * The client's address, honouring X-Forwarded-For from trusted proxies (entries with a port or in
+ * brackets are read too); undefined when the entry that names the client is not an address.
+ */
 export function clientAddress(
   request: IncomingMessage,
   trust: (address: string, hop: number) => boolean,
 ): string | undefined {
   if (!request.socket.remoteAddress) return undefined;
-  return plainIp(proxyaddr(request, trust));
+  return parseIp(proxyaddr(request, trust));
 }

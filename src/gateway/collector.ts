@@ -72,7 +72,7 @@ export class Collector {
       metrics.eventsDroppedDoNotTrack.inc({ source: source.id }, items.length);
       return [];
     }
-    const retryAfter = this.#rateLimiter.take(source.id, items.length, source.rateLimit);
+    const retryAfter = this.#rateLimiter.wait(source.id, items.length, source.rateLimit);
     if (retryAfter > 0) {
       throw new SluiceError('SLUICE_E_RATE_LIMITED', `retry after ${retryAfter} s`, {
         headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Reset': String(retryAfter) },
@@ -106,7 +106,7 @@ export class Collector {
           : undefined;
         const error = new SluiceError(
           'SLUICE_E_EVENT_TOO_LARGE',
-          `the limit is ${settings.maxEventBytes} bytes`,
+          `the limit is ${settings.maxEventBytes} bytes, with the batch's context and integrations`,
         );
         reject(index, error, messageId);
         continue;
@@ -125,7 +125,9 @@ export class Collector {
       });
     }
     if (firstError) {
-      logger.warn({ source: source.id, rejected }, 'events rejected');
+      // Codes and positions only: the messages quote the values sent, which can be personal data.
+      const logged = rejected.map(({ index, messageId, code }) => ({ index, messageId, code }));
+      logger.warn({ source: source.id, rejected: logged }, 'events rejected');
       // A single event, or a batch with nothing valid in it, is refused as a whole.
       if (rows.length === 0) {
         if (!kind.batch) throw firstError;
@@ -135,9 +137,13 @@ export class Collector {
         );
       }
     }
+    // Only events accepted count against the rate limit; taken before the await, so concurrent
+    // requests see each other's tokens gone.
+    this.#rateLimiter.take(source.id, rows.length, source.rateLimit);
     try {
       await this.deps.ingest.enqueue(rows);
     } catch (error) {
+      this.#rateLimiter.take(source.id, -rows.length, source.rateLimit);
       logger.error({ err: error, source: source.id }, 'storing events failed');
       throw new SluiceError('SLUICE_E_DATABASE_UNAVAILABLE', undefined, {
         cause: error,
@@ -157,7 +163,8 @@ export class Collector {
     if (!writeKey) throw new SluiceError('SLUICE_E_MISSING_WRITE_KEY');
     const source = this.deps.workspace().sourcesByWriteKey.get(writeKey);
     if (!source) throw new SluiceError('SLUICE_E_UNKNOWN_WRITE_KEY');
-    if (!source.enabled) throw new SluiceError('SLUICE_E_SOURCE_DISABLED', source.id);
+    // Without the source's id: the caller may not know it, and need not.
+    if (!source.enabled) throw new SluiceError('SLUICE_E_SOURCE_DISABLED');
     return source;
   }
 

@@ -1,23 +1,26 @@
 /**
- * CORS for browser SDKs: reflect the Origin (credentials allowed), allow whatever headers the
- * preflight asks for (a `*` would not cover Authorization, which analytics-next sends), and let
- * browsers cache the preflight for a day.
+ * CORS for browser SDKs, on the routes they call (the POST paths, settings, sourceConfig,
+ * analytics.js, the pixel) and nowhere else: the admin API, metrics and health checks answer no
+ * CORS, so no web page can read them with a visitor's credentials. On SDK routes: reflect the
+ * Origin (credentials allowed), allow whatever headers the preflight asks for (a `*` would not
+ * cover Authorization, which analytics-next sends), and let browsers cache the preflight for a day.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** Headers every response to a cross-origin request carries. */
+/** Headers every response of an SDK route carries. */
 export function applyCorsHeaders(request: IncomingMessage, response: ServerResponse): void {
+  // Even without an Origin: a shared cache must not serve this response to a cross-origin request.
+  response.setHeader('Vary', 'Origin');
   const origin = request.headers.origin;
   if (!origin) return;
   response.setHeader('Access-Control-Allow-Origin', origin);
   response.setHeader('Access-Control-Allow-Credentials', 'true');
-  response.setHeader('Vary', 'Origin');
 }
 
-/** Answers a preflight (OPTIONS) request. */
+/** Answers a preflight (OPTIONS) request to an SDK route. */
 export function answerPreflight(request: IncomingMessage, response: ServerResponse): void {
   applyCorsHeaders(request, response);
-  response.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, OPTIONS');
+  response.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
   const requested = request.headers['access-control-request-headers'];
   response.setHeader(
     'Access-Control-Allow-Headers',

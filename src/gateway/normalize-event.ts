@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../errors';
 import { isEventType, type EventType, type SegmentEvent } from '../event';
+import { isStorableId } from '../queue/text-columns';
 import { anonymizeIp } from './client-ip';
 
 /** What a request contributes to each of its events. */
@@ -30,7 +31,8 @@ export type NormalizeResult =
 
 const MAX_MESSAGE_ID_LENGTH = 100;
 const OBJECT_FIELDS = ['context', 'integrations', 'properties', 'traits'] as const;
-const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+/** Fields that become text columns (message_id, user_key) when the event is queued. */
+const ID_FIELDS = ['messageId', 'userId', 'anonymousId', 'groupId', 'previousId'] as const;
 
 export function normalizeEvent(input: unknown, request: RequestContext): NormalizeResult {
   if (!isPlainObject(input)) return invalid('the event must be a JSON object');
@@ -40,9 +42,22 @@ export function normalizeEvent(input: unknown, request: RequestContext): Normali
   for (const key in event) if (event[key] === null) delete event[key];
   delete event.writeKey;
 
+  event.messageId ??= randomUUID();
+  // messageId first: the errors of the other fields name the event by it.
+  for (const field of ID_FIELDS) {
+    const problem = normalizeId(event, field);
+    if (problem) {
+      return invalid(problem, field === 'messageId' ? undefined : (event.messageId as string));
+    }
+  }
+  if ((event.messageId as string).length > MAX_MESSAGE_ID_LENGTH) {
+    return invalid(`"messageId" must be at most ${MAX_MESSAGE_ID_LENGTH} characters`);
+  }
+  const fail = (message: string) => invalid(message, event.messageId as string);
+
   const type = request.pathType ?? event.type;
   if (!isEventType(type)) {
-    return invalid(
+    return fail(
       event.type === undefined
         ? 'every event in a batch needs a "type"'
         : `"type" must be one of identify, track, page, screen, group, alias (got ${JSON.stringify(event.type)})`,
@@ -50,23 +65,6 @@ export function normalizeEvent(input: unknown, request: RequestContext): Normali
   }
   event.type = type;
 
-  const messageId = event.messageId ?? randomUUID();
-  if (typeof messageId === 'number') event.messageId = String(messageId);
-  else if (typeof messageId !== 'string' || messageId === '' || !isPrintable(messageId))
-    return invalid('"messageId" must be a non-empty string of printable characters');
-  else event.messageId = messageId;
-  if ((event.messageId as string).length > MAX_MESSAGE_ID_LENGTH) {
-    return invalid(`"messageId" must be at most ${MAX_MESSAGE_ID_LENGTH} characters`);
-  }
-  const fail = (message: string) => invalid(message, event.messageId as string);
-
-  for (const field of ID_FIELDS) {
-    const value = event[field];
-    if (value === undefined) continue;
-    if (typeof value === 'number' && Number.isFinite(value)) event[field] = String(value);
-    else if (typeof value !== 'string') return fail(`"${field}" must be a string`);
-    if (event[field] === '') delete event[field];
-  }
   for (const field of OBJECT_FIELDS) {
     if (event[field] !== undefined && !isPlainObject(event[field])) {
       return fail(`"${field}" must be an object`);
@@ -90,10 +88,37 @@ export function normalizeEvent(input: unknown, request: RequestContext): Normali
     if (request.ip) context.ip = request.ip;
     else delete context.ip;
   }
-  if (request.anonymizeIp && typeof context.ip === 'string') context.ip = anonymizeIp(context.ip);
+  if (request.anonymizeIp && context.ip !== undefined) {
+    // Whoever set it: what cannot be read as an address cannot be anonymized, so it is dropped.
+    const anonymized = typeof context.ip === 'string' ? anonymizeIp(context.ip) : undefined;
+    if (anonymized === undefined) delete context.ip;
+    else context.ip = anonymized;
+  }
   event.context = context;
 
   return { ok: true, event: event as SegmentEvent };
+}
+
+/**
+ * Numbers become strings and an empty id (but messageId) counts as absent; returns what is wrong
+ * with the id, if anything.
+ */
+function normalizeId(
+  event: Record<string, unknown>,
+  field: (typeof ID_FIELDS)[number],
+): string | undefined {
+  const value = event[field];
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) event[field] = String(value);
+  else if (typeof value !== 'string') return `"${field}" must be a string`;
+  const id = event[field] as string;
+  if (id === '') {
+    if (field === 'messageId') return '"messageId" must not be empty';
+    delete event[field];
+  } else if (!isStorableId(id)) {
+    return `"${field}" must be printable: no control characters or lone surrogates`;
+  }
+  return undefined;
 }
 
 function missingField(type: EventType, event: Record<string, unknown>): string | undefined {
@@ -186,30 +211,31 @@ function toIso(ms: number): string {
   return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
 }
 
-/** Merges `base` (batch level) under `override` (the item): the item wins, objects merge. */
+/**
+ * Merges `base` (batch level) under `override` (the item): the item wins, objects merge. Only own
+ * keys are read, and keys are defined, never assigned, so `__proto__`, `constructor` and
+ * `prototype` stay plain data keys as JSON.parse made them (an assignment to `__proto__` would
+ * set the object's prototype instead).
+ */
 function mergeDeep(base: Record<string, unknown>, override: unknown): Record<string, unknown> {
-  if (!isPlainObject(override)) return { ...base };
+  // Spreading defines properties, so a `__proto__` key of `base` is copied as data.
   const merged: Record<string, unknown> = { ...base };
-  for (const key in override) {
+  if (!isPlainObject(override)) return merged;
+  for (const key of Object.keys(override)) {
     const value = override[key];
-    merged[key] =
-      isPlainObject(value) && isPlainObject(base[key]) ? mergeDeep(base[key], value) : value;
+    const under = Object.hasOwn(base, key) ? base[key] : undefined;
+    Object.defineProperty(merged, key, {
+      value: isPlainObject(value) && isPlainObject(under) ? mergeDeep(under, value) : value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
   }
   return merged;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-// Control characters and lone surrogates cannot be stored as PostgreSQL text (and the ingest
-// write uses a control character as its separator).
-const UNPRINTABLE =
-  // eslint-disable-next-line no-control-regex
-  /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function isPrintable(value: string): boolean {
-  return !UNPRINTABLE.test(value);
 }
 
 function invalid(message: string, messageId?: string): NormalizeResult {

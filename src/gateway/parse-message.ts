@@ -1,15 +1,24 @@
 /**
  * Parses a request body as JSON after one pass over the text that (a) refuses nesting deeper than
- * the limit, so deep input never reaches code that recurses over events, and (b) measures each
- * element of a top-level "batch" array as sent, for the per-event size limit. The pass jumps over
- * strings with indexOf, so it costs a fraction of JSON.parse.
+ * the limit, so deep input never reaches code that recurses over events, (b) refuses a top-level
+ * key given twice, so what is measured is what JSON.parse keeps (it keeps the last), and (c)
+ * measures each element of the top-level "batch" array as sent, together with the batch-level
+ * "context" and "integrations" every element inherits, for the per-event size limit. The pass
+ * jumps over strings with indexOf, so it costs a fraction of JSON.parse.
  */
 import { SluiceError } from '../errors';
 
 export interface ParsedMessage {
   message: unknown;
-  /** Indexes of `batch` elements larger than `maxItemBytes`. */
+  /** Indexes of `batch` elements larger than `maxItemBytes` with what they inherit. */
   oversizedItems: number[];
+}
+
+/** Where the batch's elements are in the text, and the size of what each inherits. */
+interface Shape {
+  /** Per element: its index, start and end (exclusive), flattened. */
+  items: number[];
+  inheritedBytes: number;
 }
 
 const QUOTE = 0x22;
@@ -20,54 +29,101 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 
+/** The top-level keys whose objects are merged into every event of a batch. */
+const INHERITED_KEYS = new Set(['context', 'integrations']);
+
 export function parseMessage(
   text: string,
   limits: { maxDepth: number; maxItemBytes: number },
 ): ParsedMessage {
-  const oversizedItems = scan(text, limits.maxDepth, limits.maxItemBytes);
+  const { items, inheritedBytes } = scan(text, limits.maxDepth);
+  let message: unknown;
   try {
-    return { message: JSON.parse(text), oversizedItems };
+    message = JSON.parse(text);
   } catch (error) {
     throw new SluiceError('SLUICE_E_INVALID_JSON', (error as Error).message, { cause: error });
   }
+  const itemLimit = limits.maxItemBytes - inheritedBytes;
+  const oversizedItems: number[] = [];
+  for (let i = 0; i < items.length; i += 3) {
+    if (exceeds(text, items[i + 1], items[i + 2], itemLimit)) oversizedItems.push(items[i]);
+  }
+  return { message, oversizedItems };
 }
 
-function scan(text: string, maxDepth: number, maxItemBytes: number): number[] {
-  const oversized: number[] = [];
+function scan(text: string, maxDepth: number): Shape {
+  const items: number[] = [];
+  let inheritedBytes = 0;
   const length = text.length;
   let depth = 0;
-  // Where the last string at depth 1 started and ended: the key of the next depth-1 value.
-  let keyStart = -1;
-  let keyEnd = -1;
+  let topIsObject = false;
+  // At depth 1 of an object, the next string is a key (not a value).
+  let expectKey = false;
+  const keys = new Set<string>();
+  // The top-level key whose value is being read.
+  let key = '';
   let inBatch = false;
   let itemIndex = 0;
   let itemStart = -1;
+  let inheritedStart = -1;
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const end = closingQuote(text, i);
-      if (depth === 1) [keyStart, keyEnd] = [i, end];
+      if (depth === 1 && expectKey) {
+        key = keyText(text, i, end);
+        if (keys.has(key)) {
+          throw new SluiceError(
+            'SLUICE_E_INVALID_JSON',
+            `the key ${JSON.stringify(key)} appears twice`,
+          );
+        }
+        keys.add(key);
+        expectKey = false;
+      }
       i = end;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth > maxDepth) {
         throw new SluiceError('SLUICE_E_TOO_DEEP', `the limit is ${maxDepth} levels`);
       }
-      if (depth === 2 && c === OPEN_ARRAY) {
-        inBatch = text.slice(keyStart, keyEnd + 1) === '"batch"';
+      if (depth === 1) {
+        topIsObject = c === OPEN_OBJECT;
+        expectKey = topIsObject;
+      } else if (depth === 2 && topIsObject) {
+        inBatch = c === OPEN_ARRAY && key === 'batch';
+        if (c === OPEN_OBJECT && INHERITED_KEYS.has(key)) inheritedStart = i;
       } else if (depth === 3 && inBatch) {
         itemStart = i;
       }
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       if (depth === 3 && inBatch && itemStart >= 0) {
-        if (exceeds(text, itemStart, i + 1, maxItemBytes)) oversized.push(itemIndex);
+        items.push(itemIndex, itemStart, i + 1);
         itemStart = -1;
-      } else if (depth === 2) inBatch = false;
+      } else if (depth === 2) {
+        inBatch = false;
+        if (inheritedStart >= 0) {
+          inheritedBytes += Buffer.byteLength(text.slice(inheritedStart, i + 1));
+          inheritedStart = -1;
+        }
+      }
       depth--;
-    } else if (c === COMMA && depth === 2 && inBatch) {
-      itemIndex++;
+    } else if (c === COMMA) {
+      if (depth === 2 && inBatch) itemIndex++;
+      else if (depth === 1) expectKey = topIsObject;
     }
   }
-  return oversized;
+  return { items, inheritedBytes };
+}
+
+/** The key spelled by the string text[start, end]: escapes (`"b\u0061tch"`) decoded. */
+function keyText(text: string, start: number, end: number): string {
+  const quoted = text.slice(start, end + 1);
+  if (!quoted.includes('\\')) return quoted.slice(1, -1);
+  try {
+    return JSON.parse(quoted) as string;
+  } catch (error) {
+    throw new SluiceError('SLUICE_E_INVALID_JSON', (error as Error).message, { cause: error });
+  }
 }
 
 /** Index of the quote that closes the string opening at `start` (or the end of the text). */

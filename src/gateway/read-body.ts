@@ -70,8 +70,13 @@ function collect(
       chunks.push(chunk);
     });
     stream.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    request.on('error', (error) => reject(error));
-    request.on('aborted', () => reject(new Error('request aborted by the client')));
+    // The client's doing, answered (if anyone still listens) as a bad request, not a failure.
+    request.on('error', (error) =>
+      reject(new SluiceError('SLUICE_E_INVALID_REQUEST', 'the body was cut off', { cause: error })),
+    );
+    request.on('aborted', () =>
+      reject(new SluiceError('SLUICE_E_INVALID_REQUEST', 'the client closed the request')),
+    );
   });
 }
 

@@ -2,7 +2,8 @@
  * The HTTP front every Sluice process serves. The collector's POST paths are dispatched straight
  * from a map (the hot path, no Express routing); everything else (health, readiness, metrics,
  * SDK configuration, analytics.js, the admin API) goes through Express. Both answer errors from
- * the error catalog as JSON, and both carry CORS headers.
+ * the error catalog as JSON; CORS only where SDKs call (see gateway/cors.ts). Once shutdown
+ * began, new requests are answered 503 SLUICE_E_SHUTTING_DOWN.
  */
 import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -32,25 +33,41 @@ export function createHttpHandler(deps: HttpAppDeps): RequestListener {
   // The route label is fixed per path: computed once, not per request.
   const routeKinds = new Map([...endpoints.keys()].map((path) => [path, routeKind(path)]));
   return (request, response) => {
-    if (deps.isShuttingDown()) response.setHeader('Connection', 'close');
     const url = request.url ?? '/';
     const queryAt = url.indexOf('?');
     let path = queryAt === -1 ? url : url.slice(0, queryAt);
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-    const endpoint = request.method === 'POST' ? endpoints.get(path) : undefined;
-    if (!endpoint) {
+    if (deps.isShuttingDown()) {
+      // A request that arrives (on a kept-alive connection) once shutdown began: the server
+      // closes when the requests in flight are answered, so this one goes elsewhere.
+      const route = routeKind(path);
+      sendError(response, SHUTTING_DOWN, logger, route);
+      metrics.httpRequests.inc({ route, status: response.statusCode });
+      return;
+    }
+    const endpoint = endpoints.has(path) ? request.method : undefined;
+    if (endpoint === 'OPTIONS') {
+      answerPreflight(request, response);
+      metrics.httpRequests.inc({ route: routeKinds.get(path)!, status: response.statusCode });
+      return;
+    }
+    if (endpoint !== 'POST') {
       app(request, response);
       return;
     }
     applyCorsHeaders(request, response);
     const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
-    endpoint(request, response, query)
-      .catch((error: unknown) => sendError(response, error, logger, path))
+    endpoints.get(path)!(request, response, query)
+      .catch((error: unknown) => sendError(response, error, logger, routeKinds.get(path)!))
       .finally(() =>
         metrics.httpRequests.inc({ route: routeKinds.get(path)!, status: response.statusCode }),
       );
   };
 }
+
+const SHUTTING_DOWN = new SluiceError('SLUICE_E_SHUTTING_DOWN', undefined, {
+  headers: { 'Retry-After': '5', Connection: 'close' },
+});
 
 function createExpressApp(deps: HttpAppDeps): express.Express {
   const app = express();
@@ -65,8 +82,6 @@ function createExpressApp(deps: HttpAppDeps): express.Express {
         status: response.statusCode,
       });
     });
-    if (request.method === 'OPTIONS') return answerPreflight(request, response);
-    applyCorsHeaders(request, response);
     next();
   });
 
@@ -74,7 +89,7 @@ function createExpressApp(deps: HttpAppDeps): express.Express {
     response.json({ status: 'ok' });
   });
   app.get('/ready', async (_request, response) => {
-    const ready = !deps.isShuttingDown() && (await deps.isReady().catch(() => false));
+    const ready = await deps.isReady().catch(() => false);
     response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
   });
   app.get('/metrics', async (_request, response) => {
@@ -88,9 +103,36 @@ function createExpressApp(deps: HttpAppDeps): express.Express {
   });
   // Express recognises error handlers by their four parameters.
   app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
-    sendError(response, error, deps.logger, request.path);
+    sendError(response, clientErrorOf(error), deps.logger, routeKind(request.path));
   });
   return app;
+}
+
+/**
+ * The errors Express and its JSON parser raise for a client's mistake (a path with bad
+ * %-encoding, an admin body that is not JSON) as catalog errors; anything else as it is.
+ */
+function clientErrorOf(error: unknown): unknown {
+  const { status, type } = error as { status?: unknown; type?: unknown };
+  if (error instanceof SluiceError || typeof status !== 'number' || status < 400 || status > 499) {
+    return error;
+  }
+  const options = { cause: error };
+  if (error instanceof URIError) return new SluiceError('SLUICE_E_INVALID_URL', undefined, options);
+  // sendFile's answer for a file that is not there (an analytics.js chunk name no build has).
+  if (status === 404) return new SluiceError('SLUICE_E_NOT_FOUND', undefined, options);
+  const detail = (error as Error).message;
+  switch (type) {
+    case 'entity.parse.failed':
+      return new SluiceError('SLUICE_E_INVALID_JSON', detail, options);
+    case 'entity.too.large':
+      return new SluiceError('SLUICE_E_BODY_TOO_LARGE', undefined, options);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new SluiceError('SLUICE_E_UNSUPPORTED_ENCODING', detail, options);
+    default:
+      return new SluiceError('SLUICE_E_INVALID_REQUEST', detail, options);
+  }
 }
 
 function routeKind(path: string): string {

@@ -21,16 +21,20 @@ export function sendJson(
   response.end(text);
 }
 
-/** Answers with the catalog entry for `error`; unexpected errors are logged with their stack. */
+/**
+ * Answers with the catalog entry for `error`; server errors are logged with their stack, under
+ * the route's label (a path can hold a write key). A 503 is a known state (database lost,
+ * shutting down) that clients retry, not a failure to log.
+ */
 export function sendError(
   response: ServerResponse,
   error: unknown,
   logger: Logger,
-  path: string,
+  route: string,
 ): void {
   const sluiceError = asSluiceError(error);
-  if (sluiceError.status >= 500 && sluiceError.code !== 'SLUICE_E_DATABASE_UNAVAILABLE') {
-    logger.error({ err: error, path }, 'request failed');
+  if (sluiceError.status >= 500 && sluiceError.status !== 503) {
+    logger.error({ err: error, route }, 'request failed');
   }
   if (response.headersSent) {
     response.destroy();

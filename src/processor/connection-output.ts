@@ -6,6 +6,7 @@
  * replay of failed events.
  */
 import type { Workspace } from '../config/workspace';
+import { isStorableId } from '../queue/text-columns';
 import type { SegmentEvent } from '../event';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import type { Route } from './routing';
@@ -17,7 +18,10 @@ export interface ConnectionInput {
   event: SegmentEvent;
   /** The event as JSON text (kept in failed events as it entered the connection). */
   eventText: string;
-  /** The dedup key of the ingest event (see queue/message-ids.ts). */
+  /**
+   * What outputs are matched to their input by: the dedup key of the ingest event for the
+   * processor (see queue/message-ids.ts), the failed event's id for a replay.
+   */
   eventKey: string;
   sourceId: string;
   messageId: string;
@@ -43,7 +47,10 @@ export async function connectionOutput(
       destinationId: route.destination.id,
       userKey: input.userKey,
       sourceId: input.sourceId,
-      messageId: typeof messageId === 'string' ? messageId : input.messageId,
+      // An output without a messageId a text column can hold (a transformation's doing) goes on
+      // under its input's, which the gateway checked.
+      messageId:
+        typeof messageId === 'string' && isStorableId(messageId) ? messageId : input.messageId,
       receivedAt: input.receivedAt,
       payload,
       warehouse: route.module.kind === 'warehouse',

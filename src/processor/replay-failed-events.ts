@@ -3,11 +3,16 @@
  * through its connection again (the current transformations, filters and destination) and its
  * output joins the delivery queue; events that fail again are recorded anew. The old rows go in
  * the same transaction, so an event is never both replayed and still listed.
+ *
+ * Two replays at once (the CLI and the admin API) read the same rows. Each claims its rows by
+ * deleting them in the transaction that writes the output, and writes only the output of the
+ * rows its DELETE took, so every failed event is handed on once. The claim comes after the
+ * transformations ran, not before: a transaction open while they run would hold back the
+ * processor, which reads no ingest row newer than the oldest open transaction.
  */
 import type pg from 'pg';
 import type { Workspace } from '../config/workspace';
 import type { SegmentEvent } from '../event';
-import { messageKey } from '../queue/message-ids';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import { connectionOutput, type ConnectionInput } from './connection-output';
 import { rejection, routingTable, type DestinationRegistry, type Route } from './routing';
@@ -27,7 +32,7 @@ export interface ReplayDeps {
 }
 
 export interface ReplayResult {
-  /** Failed events taken out of the list. */
+  /** Failed events taken out of the list (by this replay: not those another took first). */
   replayed: number;
   /** Of those, how many failed again (and are listed again). */
   failedAgain: number;
@@ -63,7 +68,8 @@ export async function replayFailedEvents(
       group.inputs.push({
         event,
         eventText: row.event,
-        eventKey: messageKey(row.source_id, row.message_id),
+        // Outputs are matched back to the failed event by its id, to write only those claimed.
+        eventKey: String(row.id),
         sourceId: row.source_id,
         messageId: row.message_id,
         userKey: row.user_key,
@@ -76,13 +82,22 @@ export async function replayFailedEvents(
   let failedAgain = 0;
   for (const [route, group] of groups) {
     const output = await connectionOutput(route, group.inputs, deps);
-    await withTransaction(deps.pool, async (client) => {
-      await client.query('DELETE FROM failed_events WHERE id = ANY($1::bigint[])', [group.ids]);
-      await insertDeliveries(client, output.deliveries);
-      await insertFailedEvents(client, output.failures);
+    const claimed = await withTransaction(deps.pool, async (client) => {
+      const { rows: taken } = await client.query<{ id: number }>(
+        'DELETE FROM failed_events WHERE id = ANY($1::bigint[]) RETURNING id',
+        [group.ids],
+      );
+      const ids = new Set(taken.map((row) => String(row.id)));
+      const failures = output.failures.filter((row) => ids.has(row.eventKey));
+      await insertDeliveries(
+        client,
+        output.deliveries.filter((row) => ids.has(row.eventKey)),
+      );
+      await insertFailedEvents(client, failures);
+      return { replayed: ids.size, failedAgain: failures.length };
     });
-    replayed += group.ids.length;
-    failedAgain += output.failures.length;
+    replayed += claimed.replayed;
+    failedAgain += claimed.failedAgain;
   }
   return { replayed, failedAgain, skipped };
 }

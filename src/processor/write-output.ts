@@ -9,7 +9,7 @@ import { storableText, storableTextOrNull } from '../db/storable-text';
 import { joinColumn, splitColumn } from '../queue/text-columns';
 
 export interface DeliveryRow {
-  /** The dedup key of the ingest event it came from. */
+  /** Its input's key (see ConnectionInput.eventKey); not written. */
   eventKey: string;
   destinationId: string;
   userKey: string;
@@ -23,6 +23,7 @@ export interface DeliveryRow {
 }
 
 export interface FailedEventRow {
+  /** Its input's key (see ConnectionInput.eventKey); not written. */
   eventKey: string;
   sourceId: string;
   destinationId: string;

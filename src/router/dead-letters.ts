@@ -50,7 +50,11 @@ export async function listDeadLetters(
   }));
 }
 
-/** Moves matching dead letters back into the delivery queue; returns how many. */
+/**
+ * Moves matching dead letters back into the delivery queue; returns how many. One statement
+ * claims and moves: when two replays run at once (the CLI and the admin API), the second one's
+ * DELETE waits for the first's and then skips the rows it took, so each letter is queued once.
+ */
 export async function replayDeadLetters(pool: pg.Pool, filter: DeadLetterFilter): Promise<number> {
   const result = await pool.query(
     `WITH moved AS (DELETE FROM dead_letters WHERE ${WHERE} RETURNING *)

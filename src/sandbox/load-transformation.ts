@@ -19,10 +19,8 @@ export function loadTransformationCode(
 ): TransformationCode {
   const transformation = workspace.transformations.find((t) => t.id === transformationId);
   if (!transformation) {
-    throw new SluiceError(
-      'SLUICE_E_WORKSPACE_INVALID',
-      `${workspace.file}: no transformation with id "${transformationId}"`,
-    );
+    // A caller's mistake (the admin test endpoint), not a broken workspace.
+    throw new SluiceError('SLUICE_E_NOT_FOUND', `no transformation with id "${transformationId}"`);
   }
   return transformationCode(workspace, transformation);
 }

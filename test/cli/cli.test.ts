@@ -1,8 +1,9 @@
 /** The `sluice` command line, run as a user runs it (the compiled CLI; `npm test` builds it first). */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from '../support/eventually';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/main.js');
@@ -106,6 +107,29 @@ describe('sluice replay and migrate', () => {
     expect(JSON.parse(result.stdout)).toEqual({ replayed: 1 });
     const { rows } = await database.pool.query('SELECT destination_id FROM delivery_jobs');
     expect(rows).toEqual([{ destination_id: 'hook' }]);
+  });
+});
+
+describe('sluice start', () => {
+  test('logs at the default level carry no write key; the first-event hint names the source', async () => {
+    const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start', '--port', '0'], {
+      cwd: dir,
+      env: { ...process.env, DATABASE_URL: database.url, HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await eventually(() => expect(output).toContain('send a first event'), 20_000);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(output).not.toContain('cli-write-key');
+    expect(output).toContain('source \\"web\\"');
+    expect(output).toContain('"level":"info"');
   });
 });
 

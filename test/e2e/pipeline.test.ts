@@ -189,3 +189,28 @@ test('the admin API needs the token, and names bad fields', async () => {
     message: expect.stringMatching(/ids\.0/),
   });
 });
+
+test('what PostgreSQL text cannot hold reaches the destination exactly; ids holding it are refused', async () => {
+  const body = String.raw`{"userId": "u-nul", "event": "nul\u0000 lone\ud800",
+                           "properties": {"k\u0000ey": "\udc00", "list": ["\u0000"]}}`;
+  const send = (text: string) =>
+    request(sluice.url)
+      .post('/v1/track')
+      .auth('pipeline-write-key', '')
+      .set('Content-Type', 'text/plain')
+      .send(text);
+  await send(body).expect(200);
+  const refused = await send(String.raw`{"userId": "nul\u0000user", "event": "Refused id"}`);
+  expect(refused.status).toBe(400);
+  expect(refused.body.message).toContain('"userId"');
+  const sent = JSON.parse(body);
+  await eventually(() =>
+    expect(received().find((e) => e.userId === 'u-nul')).toEqual(
+      expect.objectContaining({
+        event: sent.event,
+        properties: { ...sent.properties, via: 'hook' },
+      }),
+    ),
+  );
+  expect(received().some((e) => e.event === 'Refused id')).toBe(false);
+});

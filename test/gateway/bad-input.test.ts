@@ -92,6 +92,48 @@ describe('size limits', () => {
     expect((await storedEvents(database.pool)).map((e) => e.event)).toEqual(['Fits']);
   });
 
+  describe('a top-level key given twice (JSON.parse keeps the last)', () => {
+    const small = JSON.stringify({ type: 'track', userId: 'u1', event: 'Small' });
+    const big = sized(200 * 1024, { type: 'track', userId: 'u1', event: 'Big' });
+    test.each([
+      ['"batch" twice', `{"batch":[${small}],"batch":[${big}]}`],
+      ['"batch" twice, the first longer', `{"batch":[${small},${small}],"batch":[${big}]}`],
+      ['"batch" spelled with an escape', `{"batch":[${small},${small}],"b\\u0061tch":[${big}]}`],
+      [
+        '"context" twice',
+        `{"context":{},"batch":[${small}],"context":{"pad":${JSON.stringify('c'.repeat(40_000))}}}`,
+      ],
+    ])('%s: the body is refused and nothing stored', async (_name, body) => {
+      const response = await post('/v1/batch', body);
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('SLUICE_E_INVALID_JSON');
+      expect(response.body.message).toMatch(/appears twice/);
+      expect(await storedJobs(database.pool)).toHaveLength(0);
+    });
+  });
+
+  test('an event is measured with the batch-level context and integrations it inherits', async () => {
+    const body = JSON.stringify({
+      context: { pad: 'c'.repeat(20_000) },
+      integrations: { pad: 'i'.repeat(10_000) },
+      batch: [
+        { type: 'track', userId: 'u1', event: 'Fits' },
+        JSON.parse(sized(4_000, { type: 'track', userId: 'u1', event: 'Big', messageId: 'm-big' })),
+      ],
+    });
+    const response = await post('/v1/batch', body);
+    expect(response.status).toBe(200);
+    expect(response.body.rejected).toEqual([
+      expect.objectContaining({ index: 1, messageId: 'm-big', code: 'SLUICE_E_EVENT_TOO_LARGE' }),
+    ]);
+    const stored = await storedJobs(database.pool);
+    expect(stored.map((job) => job.event.event)).toEqual(['Fits']);
+    const { rows } = await database.pool.query(
+      'SELECT octet_length(payload) AS bytes FROM ingest_jobs',
+    );
+    expect(rows[0].bytes).toBeLessThanOrEqual(MAX_EVENT + 1024);
+  });
+
   test('a batch with more events than the limit gets 413', async () => {
     const batch = Array.from({ length: 2501 }, (_, i) => ({
       type: 'track',
@@ -121,6 +163,34 @@ describe('size limits', () => {
       'x'.repeat(2 * MAX_BATCH),
     );
     expect(response.status).toBe(413);
+  });
+});
+
+describe('the pixel', () => {
+  test('nested deeper than the limit, in data= or dotted names, is not stored', async () => {
+    const deep = JSON.stringify({ writeKey: WRITE_KEY, userId: 'u1', event: 'Deep' }).replace(
+      /}$/,
+      `,"properties":${'['.repeat(100)}${']'.repeat(100)}}`,
+    );
+    const data = encodeURIComponent(Buffer.from(deep).toString('base64'));
+    const dotted = `${'a.'.repeat(100)}b=1`;
+    for (const path of [
+      `/v1/pixel/track?data=${data}`,
+      `/v1/pixel/track?writeKey=${WRITE_KEY}&userId=u1&event=Deep&${dotted}`,
+    ]) {
+      const response = await request(sluice.url).get(path);
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toBe('image/gif');
+    }
+    expect(await storedJobs(database.pool)).toHaveLength(0);
+  });
+
+  test('nested up to the limit is stored', async () => {
+    const dotted = `properties.${'a.'.repeat(60)}b=1`;
+    await request(sluice.url)
+      .get(`/v1/pixel/track?writeKey=${WRITE_KEY}&userId=u1&event=Shallow&${dotted}`)
+      .expect(200);
+    expect((await storedEvents(database.pool)).map((event) => event.event)).toEqual(['Shallow']);
   });
 });
 

@@ -16,6 +16,12 @@ const WORKSPACE = `${BASIC_WORKSPACE}
   - id: limited
     writeKey: limited-write-key
     rateLimit: { eventsPerSecond: 5, burst: 10 }
+  - id: slow
+    writeKey: slow-write-key
+    rateLimit: { eventsPerSecond: 0.1, burst: 10 }
+  - id: slow-too
+    writeKey: slow-too-write-key
+    rateLimit: { eventsPerSecond: 0.1, burst: 10 }
 `;
 
 beforeAll(async () => {
@@ -89,6 +95,38 @@ describe('privacy settings', () => {
   });
 
   test.each([
+    ['an address with a port', '203.0.113.77:5555', '203.0.113.0'],
+    ['a bracketed IPv6 address with a port', '[2001:db8::1]:443', '2001:db8::'],
+    ['a bracketed IPv6 address', '[2001:db8:abcd:12::1]', '2001:db8:abcd::'],
+    ['an address with leading zeros', '203.0.113.077', undefined],
+    ['no address', 'unknown', undefined],
+  ])('anonymizeIp, X-Forwarded-For with %s (%s): stores %j', async (_name, header, stored) => {
+    await track('private-write-key', {}).set('X-Forwarded-For', header).expect(200);
+    const [event] = await storedEvents(database.pool);
+    expect(event.context).toEqual(stored === undefined ? {} : { ip: stored });
+  });
+
+  test.each([
+    ['203.0.113.77:5555', '203.0.113.0'],
+    ['[2001:db8:abcd:12::1]:443', '2001:db8:abcd::'],
+    ['203.0.113.077', undefined],
+    ['203.0.113.77, 198.51.100.1', undefined],
+    [3405803853, undefined],
+    [{ address: '203.0.113.77' }, undefined],
+  ])('anonymizeIp, context.ip %j in the event: stores %j', async (ip, stored) => {
+    await track('private-write-key', { context: { ip } }).expect(200);
+    const [event] = await storedEvents(database.pool);
+    expect(event.context).toEqual(stored === undefined ? {} : { ip: stored });
+  });
+
+  test('without anonymizeIp an address with a port is stored without it', async () => {
+    await track(WRITE_KEY, {}).set('X-Forwarded-For', '203.0.113.77:5555').expect(200);
+    await track(WRITE_KEY, {}).set('X-Forwarded-For', '[2001:db8::1]:443').expect(200);
+    const events = await storedEvents(database.pool);
+    expect(events.map((event) => event.context?.ip)).toEqual(['203.0.113.77', '2001:db8::1']);
+  });
+
+  test.each([
     ['DNT', '1'],
     ['Sec-GPC', '1'],
   ])('%s: 1 is answered 200 and nothing is stored', async (header, value) => {
@@ -127,6 +165,32 @@ describe('rate limits', () => {
   });
 });
 
+describe('rate limits: what counts', () => {
+  // 0.1 events per second: the 10-event burst takes 100 s to refill, far longer than a test.
+  const batch = (key: string, events: Array<Record<string, unknown>>) =>
+    request(sluice.url).post('/v1/batch').auth(key, '').send({ batch: events });
+  const valid = (n: number) =>
+    Array.from({ length: n }, () => ({ type: 'track', userId: 'u', event: 'E' }));
+
+  test('rejected events use no tokens', async () => {
+    const rejected = Array.from({ length: 9 }, () => ({ type: 'track', userId: 'u' }));
+    const first = await batch('slow-write-key', [...rejected, ...valid(1)]).expect(200);
+    expect(first.body.rejected).toHaveLength(9);
+    // Nine of the ten tokens are left.
+    await batch('slow-write-key', valid(9)).expect(200);
+    const limited = await batch('slow-write-key', valid(1));
+    expect(limited.status).toBe(429);
+  });
+
+  test('a batch larger than the burst leaves a wait of at most the burst’s refill time', async () => {
+    await batch('slow-too-write-key', valid(2500)).expect(200);
+    const limited = await batch('slow-too-write-key', valid(10));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(100);
+  });
+});
+
 describe('CORS', () => {
   test('a preflight reflects the origin and allows the requested headers, Authorization included', async () => {
     const response = await request(sluice.url)
@@ -148,6 +212,53 @@ describe('CORS', () => {
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
     expect(response.headers.vary).toContain('Origin');
   });
+
+  const pixelData = Buffer.from(JSON.stringify({ userId: 'u1', event: 'Seen' })).toString('base64');
+  test.each([
+    ['/v1/batch', 'POST'],
+    ['/v1/m', 'POST'],
+    [`/v1/projects/${WRITE_KEY}/settings`, 'GET'],
+    [`/projects/${WRITE_KEY}/settings`, 'GET'],
+    [`/sourceConfig?writeKey=${WRITE_KEY}`, 'GET'],
+    [`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`, 'GET'],
+    [`/v1/pixel/track?writeKey=${WRITE_KEY}&data=${encodeURIComponent(pixelData)}`, 'GET'],
+  ])('the SDK route %s answers preflights and %s requests with CORS', async (path, method) => {
+    const preflight = await request(sluice.url)
+      .options(path)
+      .set('Origin', 'https://shop.example')
+      .set('Access-Control-Request-Method', method)
+      .set('Access-Control-Request-Headers', 'authorization');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example');
+    const call = method === 'GET' ? request(sluice.url).get(path) : request(sluice.url).post(path);
+    const response = await call.set('Origin', 'https://shop.example').auth(WRITE_KEY, '');
+    expect(response.status).toBeLessThan(500);
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+  });
+
+  test('SDK routes say Vary: Origin even to a request without one (shared caches)', async () => {
+    const response = await request(sluice.url)
+      .get(`/v1/projects/${WRITE_KEY}/settings`)
+      .expect(200);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    expect(response.headers.vary).toMatch(/\bOrigin\b/);
+  });
+
+  test.each(['/health', '/ready', '/metrics', '/v1/nothing-here'])(
+    '%s answers no CORS, and its preflight is refused',
+    async (path) => {
+      const preflight = await request(sluice.url)
+        .options(path)
+        .set('Origin', 'https://evil.example')
+        .set('Access-Control-Request-Method', 'GET');
+      expect(preflight.status).toBeGreaterThanOrEqual(400);
+      expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+      const response = await request(sluice.url).get(path).set('Origin', 'https://evil.example');
+      expect(response.headers['access-control-allow-origin']).toBeUndefined();
+      expect(response.headers['access-control-allow-credentials']).toBeUndefined();
+    },
+  );
 });
 
 describe('SDK configuration endpoints', () => {
@@ -175,6 +286,60 @@ describe('SDK configuration endpoints', () => {
       .set('X-Forwarded-Proto', 'https')
       .expect(200);
     expect(response.body.integrations['Segment.io'].protocol).toBe('https');
+  });
+
+  test('without SLUICE_PUBLIC_URL, bodies built from the Host header vary by Host', async () => {
+    const settings = await request(sluice.url)
+      .get(`/v1/projects/${WRITE_KEY}/settings`)
+      .set('Host', 'other.example')
+      .expect(200);
+    expect(settings.body.integrations['Segment.io'].apiHost).toBe('other.example/v1');
+    expect(settings.headers['cache-control']).toMatch(/public/);
+    expect(settings.headers.vary).toMatch(/\bHost\b/);
+    const bundle = await request(sluice.url)
+      .get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`)
+      .set('Host', 'other.example')
+      .expect(200);
+    expect(bundle.text).toContain('other.example');
+    expect(bundle.headers.vary).toMatch(/\bHost\b/);
+  });
+
+  test.each(['evil.example/path', 'user@evil.example', 'evil example', 'evil.example?x=1'])(
+    'a Host header that is not a host name (%j) gets 400',
+    async (host) => {
+      const response = await request(sluice.url)
+        .get(`/v1/projects/${WRITE_KEY}/settings`)
+        .set('Host', host);
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('SLUICE_E_INVALID_REQUEST');
+    },
+  );
+
+  test('with SLUICE_PUBLIC_URL, the Host header does not matter', async () => {
+    const pinned = await startTestSluice(database, {
+      workspace: WORKSPACE,
+      settings: { publicUrl: 'https://collector.example.com', roles: ['gateway'] },
+    });
+    try {
+      const settings = await request(pinned.url)
+        .get(`/v1/projects/${WRITE_KEY}/settings`)
+        .set('Host', 'evil.example')
+        .expect(200);
+      expect(settings.body.integrations['Segment.io']).toMatchObject({
+        apiHost: 'collector.example.com/v1',
+        protocol: 'https',
+      });
+      expect(settings.headers.vary).not.toMatch(/\bHost\b/);
+      const bundle = await request(pinned.url)
+        .get(`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`)
+        .set('Host', 'evil.example')
+        .expect(200);
+      expect(bundle.text).toContain('https://collector.example.com');
+      expect(bundle.text).not.toContain('evil.example');
+      expect(bundle.headers.vary).not.toMatch(/\bHost\b/);
+    } finally {
+      await pinned.stop();
+    }
   });
 
   test('settings for an unknown or disabled write key are 404', async () => {

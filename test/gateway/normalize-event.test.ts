@@ -1,4 +1,4 @@
-import { anonymizeIp, plainIp } from '../../src/gateway/client-ip';
+import { anonymizeIp, parseIp } from '../../src/gateway/client-ip';
 import {
   normalizeEvent,
   parseBatchSentAt,
@@ -120,6 +120,38 @@ describe('batch-level context and integrations', () => {
   });
 });
 
+describe('__proto__, constructor and prototype keys', () => {
+  test('stay plain data keys, merged like any other, with batch context and integrations', () => {
+    // JSON.parse makes "__proto__" an own data key, as it does for every key a body holds.
+    const item = JSON.parse(`{
+      "type": "track", "userId": "u", "event": "E",
+      "context": { "__proto__": { "ip": "192.0.2.1" }, "library": { "__proto__": { "x": 1 } },
+                   "constructor": { "prototype": { "y": 2 } } },
+      "integrations": { "__proto__": { "All": false } }
+    }`);
+    const batchContext = JSON.parse(
+      '{ "__proto__": { "z": 3 }, "library": { "name": "lib" }, "locale": "de" }',
+    );
+    const event = normalize(item, {
+      batchContext,
+      batchIntegrations: JSON.parse('{ "__proto__": { "Amplitude": true } }'),
+    });
+    expect(JSON.stringify(event.context)).toBe(
+      JSON.stringify(
+        JSON.parse(`{
+          "__proto__": { "z": 3, "ip": "192.0.2.1" },
+          "library": { "name": "lib", "__proto__": { "x": 1 } },
+          "locale": "de", "constructor": { "prototype": { "y": 2 } }, "ip": "203.0.113.7"
+        }`),
+      ),
+    );
+    expect(Object.getPrototypeOf(event.context)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(event.context!.library)).toBe(Object.prototype);
+    expect(JSON.stringify(event.integrations)).toBe('{"__proto__":{"Amplitude":true,"All":false}}');
+    expect(({} as Record<string, unknown>).z).toBeUndefined();
+  });
+});
+
 describe('context.ip', () => {
   test('is filled from the request when absent or null', () => {
     expect(normalize({ type: 'page', userId: 'u' }).context?.ip).toBe('203.0.113.7');
@@ -131,6 +163,21 @@ describe('context.ip', () => {
     expect(
       normalize({ type: 'page', userId: 'u', context: { ip: '198.51.100.1' } }).context?.ip,
     ).toBe('198.51.100.1');
+  });
+  test.each([
+    ['with a port', '203.0.113.77:5555', '203.0.113.0'],
+    ['in brackets with a port', '[2001:db8:abcd:12::1]:443', '2001:db8:abcd::'],
+    ['with leading zeros', '203.0.113.077', undefined],
+    ['that is no address', 'somewhere', undefined],
+    ['that is a number', 3405803853, undefined],
+    ['that is an object', { v4: '203.0.113.77' }, undefined],
+  ])('set by the client %s is anonymized or dropped, never stored whole', (_name, ip, stored) => {
+    const event = normalize({ type: 'page', userId: 'u', context: { ip } }, { anonymizeIp: true });
+    expect(event.context).toEqual(stored === undefined ? {} : { ip: stored });
+  });
+  test('from a request address that could not be read is left out', () => {
+    const event = normalize({ type: 'page', userId: 'u' }, { ip: undefined, anonymizeIp: true });
+    expect(event.context).not.toHaveProperty('ip');
   });
   test('is anonymized when the source asks for it, whoever set it', () => {
     expect(normalize({ type: 'page', userId: 'u' }, { anonymizeIp: true }).context?.ip).toBe(
@@ -153,13 +200,27 @@ describe('ip helpers', () => {
     ['2001:db8::1', '2001:db8::'],
     ['::1', '::'],
     ['fe80::1%eth0', 'fe80::'],
-    ['not-an-ip', 'not-an-ip'],
-  ])('anonymizeIp(%s) = %s', (input, output) => {
+    ['203.0.113.77:5555', '203.0.113.0'],
+    ['[2001:db8::1]:443', '2001:db8::'],
+    ['[2001:db8:abcd:12::1]', '2001:db8:abcd::'],
+    [' 198.51.100.7 ', '198.51.100.0'],
+    // Not an address (or one parsers read differently): nothing that could be stored whole.
+    ['203.0.113.077', undefined],
+    ['203.0.113.77:port', undefined],
+    ['[203.0.113.77', undefined],
+    ['1.2.3.4, 5.6.7.8', undefined],
+    ['not-an-ip', undefined],
+    ['', undefined],
+  ])('anonymizeIp(%j) = %j', (input, output) => {
     expect(anonymizeIp(input)).toBe(output);
   });
-  test('plainIp unmaps IPv4-in-IPv6', () => {
-    expect(plainIp('::ffff:127.0.0.1')).toBe('127.0.0.1');
-    expect(plainIp('::1')).toBe('::1');
+  test('parseIp reads ports and brackets and unmaps IPv4-in-IPv6', () => {
+    expect(parseIp('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(parseIp('[::ffff:127.0.0.1]:80')).toBe('127.0.0.1');
+    expect(parseIp('203.0.113.77:5555')).toBe('203.0.113.77');
+    expect(parseIp('[2001:db8::1]:443')).toBe('2001:db8::1');
+    expect(parseIp('::1')).toBe('::1');
+    expect(parseIp('unknown')).toBeUndefined();
   });
 });
 
@@ -177,6 +238,34 @@ describe('identity and fields', () => {
   });
   test('a group with only groupId is accepted (analytics-node can send it)', () => {
     expect(normalize({ type: 'group', groupId: 'g1' }).groupId).toBe('g1');
+  });
+  test.each([
+    ['messageId', 'track', 'nul\u0000id'],
+    ['userId', 'track', 'nul\u0000user'],
+    ['userId', 'track', 'tab\tuser'],
+    ['userId', 'track', 'lone \ud800 high'],
+    ['anonymousId', 'track', 'lone \udc00 low'],
+    ['anonymousId', 'track', 'separator\u001e'],
+    ['groupId', 'group', 'del\u007f'],
+    ['previousId', 'alias', 'nul\u0000'],
+  ])('a %s a text column cannot hold is refused, naming the field', (field, type, value) => {
+    const input = { type, userId: 'u', event: 'E', groupId: 'g', previousId: 'p', [field]: value };
+    const result = normalizeEvent(input, request());
+    expect(result.ok).toBe(false);
+    const { error } = result as Extract<typeof result, { ok: false }>;
+    expect(error.code).toBe('SLUICE_E_INVALID_EVENT');
+    expect(error.message).toContain(`"${field}" must be printable`);
+  });
+  test('the same characters in other fields are kept, and ids with a surrogate pair pass', () => {
+    const event = normalize({
+      type: 'track',
+      userId: 'emoji \ud83d\ude00',
+      event: 'nul\u0000 and \ud800',
+      properties: { 'k\u0000': '\udc00' },
+    });
+    expect(event.userId).toBe('emoji \ud83d\ude00');
+    expect(event.event).toBe('nul\u0000 and \ud800');
+    expect(event.properties).toEqual({ 'k\u0000': '\udc00' });
   });
   test('an empty userId counts as absent', () => {
     const result = normalizeEvent({ type: 'track', userId: '', event: 'E' }, request());

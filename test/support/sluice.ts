@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { DestinationStream } from 'pino';
 import { startSluice, type RunningSluice } from '../../src/cli/sluice-app';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createLogger } from '../../src/log';
@@ -27,9 +28,25 @@ export interface TestSluice extends RunningSluice {
   setWorkspace(yaml: string): void;
 }
 
+/** A log destination that keeps what Sluice logs, for tests that read it. */
+export interface LogCapture extends DestinationStream {
+  /** Everything logged so far, one JSON object per line. */
+  text(): string;
+}
+
+export function captureLogs(): LogCapture {
+  const lines: string[] = [];
+  return { write: (line: string) => void lines.push(line), text: () => lines.join('') };
+}
+
 export async function startTestSluice(
   database: Pick<TestDatabase, 'url'>,
-  options: { workspace?: string; settings?: Partial<Record<keyof Settings, unknown>> } = {},
+  options: {
+    workspace?: string;
+    settings?: Partial<Record<keyof Settings, unknown>>;
+    /** Where logs go, at the default level (`info`); else nowhere, unless SLUICE_TEST_LOG_LEVEL. */
+    logs?: LogCapture;
+  } = {},
 ): Promise<TestSluice> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
   const workspaceFile = path.join(dir, 'sluice.yaml');
@@ -41,12 +58,14 @@ export async function startTestSluice(
       port: 0,
       host: '127.0.0.1',
       workspaceFile,
-      logLevel: (process.env.SLUICE_TEST_LOG_LEVEL as 'silent') ?? 'silent',
+      logLevel: options.logs
+        ? 'info'
+        : ((process.env.SLUICE_TEST_LOG_LEVEL as 'silent') ?? 'silent'),
       dbPoolSize: 6,
       ...(options.settings as object),
     },
   );
-  const sluice = await startSluice(settings, createLogger(settings.logLevel));
+  const sluice = await startSluice(settings, createLogger(settings.logLevel, options.logs));
   return Object.assign(sluice, {
     workspaceFile,
     setWorkspace(yaml: string) {
