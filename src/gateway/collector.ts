@@ -48,8 +48,8 @@ export interface CollectKind {
   /** The type implied by the path, for single-event endpoints. */
   pathType?: EventType;
   batch: boolean;
-  /** Batch items already found larger than the per-event limit (see parse-message.ts). */
-  oversizedItems?: number[];
+  /** Batch items already refused as sent: too large or too deep (see parse-message.ts). */
+  refusedItems?: ReadonlyMap<number, SluiceError>;
 }
 
 export class Collector {
@@ -63,7 +63,7 @@ export class Collector {
     message: unknown,
     kind: CollectKind,
   ): Promise<Rejection[]> {
-    const { settings, metrics, logger } = this.deps;
+    const { metrics, logger } = this.deps;
     const receivedAt = new Date();
     const source = this.authenticate(request, message);
     const items = kind.batch ? this.#batchItems(message) : [message];
@@ -89,7 +89,6 @@ export class Collector {
       batchIntegrations: isPlainObject(batch?.integrations) ? batch.integrations : undefined,
       batchSentAt: parseBatchSentAt(batch?.sentAt),
     };
-    const oversized = new Set(kind.oversizedItems);
     const rows: IngestRow[] = [];
     const rejected: Rejection[] = [];
     let firstError: SluiceError | undefined;
@@ -100,15 +99,12 @@ export class Collector {
     };
     for (let index = 0; index < items.length; index++) {
       const item = items[index];
-      if (oversized.has(index)) {
+      const refused = kind.refusedItems?.get(index);
+      if (refused) {
         const messageId = isPlainObject(item)
           ? String(item.messageId ?? '') || undefined
           : undefined;
-        const error = new SluiceError(
-          'SLUICE_E_EVENT_TOO_LARGE',
-          `the limit is ${settings.maxEventBytes} bytes, with the batch's context and integrations`,
-        );
-        reject(index, error, messageId);
+        reject(index, refused, messageId);
         continue;
       }
       const result = normalizeEvent(item, context);

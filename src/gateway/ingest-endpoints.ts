@@ -50,15 +50,15 @@ export function createIngestEndpoints(
   const parseLimits = { maxDepth: settings.maxJsonDepth, maxItemBytes: settings.maxEventBytes };
 
   const handler =
-    (kind: Omit<CollectKind, 'oversizedItems'>): EndpointHandler =>
+    (kind: Omit<CollectKind, 'refusedItems'>): EndpointHandler =>
     async (request, response, query) => {
       const maxBodyBytes = kind.batch ? settings.maxBatchBytes : settings.maxEventBytes;
       const text = await readBodyText(request, maxBodyBytes);
-      const { message, oversizedItems } = parseMessage(text, parseLimits);
+      const { message, refusedItems } = parseMessage(text, parseLimits);
       const rejected = await collector.collect(
         { headers: request.headers, query, ip: clientAddress(request, trust) },
         message,
-        { ...kind, oversizedItems },
+        { ...kind, refusedItems },
       );
       sendJson(response, 200, rejected.length > 0 ? { success: true, rejected } : OK);
     };

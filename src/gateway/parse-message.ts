@@ -10,8 +10,11 @@ import { SluiceError } from '../errors';
 
 export interface ParsedMessage {
   message: unknown;
-  /** Indexes of `batch` elements larger than `maxItemBytes` with what they inherit. */
-  oversizedItems: number[];
+  /**
+   * `batch` elements refused as sent, by index: larger than `maxItemBytes` with what they inherit,
+   * or nested deeper than the limit. They cost only themselves, as any invalid event of a batch.
+   */
+  refusedItems: Map<number, SluiceError>;
 }
 
 /** Where the batch's elements are in the text, and the size of what each inherits. */
@@ -19,6 +22,8 @@ interface Shape {
   /** Per element: its index, start and end (exclusive), flattened. */
   items: number[];
   inheritedBytes: number;
+  /** Elements nested deeper than the limit. */
+  tooDeep: Set<number>;
 }
 
 const QUOTE = 0x22;
@@ -36,23 +41,39 @@ export function parseMessage(
   text: string,
   limits: { maxDepth: number; maxItemBytes: number },
 ): ParsedMessage {
-  const { items, inheritedBytes } = scan(text, limits.maxDepth);
+  const { items, inheritedBytes, tooDeep } = scan(text, limits.maxDepth);
   let message: unknown;
   try {
+    // JSON.parse does not recurse, so a deep batch element is parsed safely and then refused.
     message = JSON.parse(text);
   } catch (error) {
     throw new SluiceError('SLUICE_E_INVALID_JSON', (error as Error).message, { cause: error });
   }
   const itemLimit = limits.maxItemBytes - inheritedBytes;
-  const oversizedItems: number[] = [];
+  const refusedItems = new Map<number, SluiceError>();
+  for (const index of tooDeep) refusedItems.set(index, tooDeepError(limits.maxDepth));
   for (let i = 0; i < items.length; i += 3) {
-    if (exceeds(text, items[i + 1], items[i + 2], itemLimit)) oversizedItems.push(items[i]);
+    if (refusedItems.has(items[i])) continue;
+    if (exceeds(text, items[i + 1], items[i + 2], itemLimit)) {
+      refusedItems.set(
+        items[i],
+        new SluiceError(
+          'SLUICE_E_EVENT_TOO_LARGE',
+          `the limit is ${limits.maxItemBytes} bytes, with the batch's context and integrations`,
+        ),
+      );
+    }
   }
-  return { message, oversizedItems };
+  return { message, refusedItems };
+}
+
+function tooDeepError(maxDepth: number): SluiceError {
+  return new SluiceError('SLUICE_E_TOO_DEEP', `the limit is ${maxDepth} levels`);
 }
 
 function scan(text: string, maxDepth: number): Shape {
   const items: number[] = [];
+  const tooDeep = new Set<number>();
   let inheritedBytes = 0;
   const length = text.length;
   let depth = 0;
@@ -84,7 +105,9 @@ function scan(text: string, maxDepth: number): Shape {
       i = end;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (++depth > maxDepth) {
-        throw new SluiceError('SLUICE_E_TOO_DEEP', `the limit is ${maxDepth} levels`);
+        // Inside a batch element only that element is refused; elsewhere the whole body is.
+        if (!(inBatch && itemStart >= 0)) throw tooDeepError(maxDepth);
+        tooDeep.add(itemIndex);
       }
       if (depth === 1) {
         topIsObject = c === OPEN_OBJECT;
@@ -112,7 +135,7 @@ function scan(text: string, maxDepth: number): Shape {
       else if (depth === 1) expectKey = topIsObject;
     }
   }
-  return { items, inheritedBytes };
+  return { items, inheritedBytes, tooDeep };
 }
 
 /** The key spelled by the string text[start, end]: escapes (`"b\u0061tch"`) decoded. */

@@ -92,6 +92,20 @@ describe('size limits', () => {
     expect((await storedEvents(database.pool)).map((e) => e.event)).toEqual(['Fits']);
   });
 
+  test('inside a batch, an event nested deeper than the limit is rejected and the others are stored', async () => {
+    const deep = `{"type":"track","userId":"u1","event":"Deep","messageId":"m-deep","properties":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const fits = JSON.stringify({ type: 'track', userId: 'u1', event: 'Fits' });
+    const response = await post('/v1/batch', `{"batch":[${fits},${deep},${fits}]}`);
+    expect(response.status).toBe(200);
+    expect(response.body.rejected).toEqual([
+      expect.objectContaining({ index: 1, messageId: 'm-deep', code: 'SLUICE_E_TOO_DEEP' }),
+    ]);
+    expect((await storedEvents(database.pool)).map((e) => e.event)).toEqual(['Fits', 'Fits']);
+    // Outside the batch's events, nesting past the limit still refuses the body.
+    const deepContext = `{"context":${'['.repeat(5000)}${']'.repeat(5000)},"batch":[${fits}]}`;
+    expect((await post('/v1/batch', deepContext)).body.code).toBe('SLUICE_E_TOO_DEEP');
+  });
+
   describe('a top-level key given twice (JSON.parse keeps the last)', () => {
     const small = JSON.stringify({ type: 'track', userId: 'u1', event: 'Small' });
     const big = sized(200 * 1024, { type: 'track', userId: 'u1', event: 'Big' });
