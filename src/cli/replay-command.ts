@@ -41,7 +41,11 @@ export async function runReplay(
     const workspace = loadWorkspace(settings.workspaceFile, {
       validateDestination: validateDestinationConfig,
     });
-    const sandbox = new TransformationSandbox({ limits: workspace.sandbox, logger });
+    const sandbox = new TransformationSandbox({
+      limits: workspace.sandbox,
+      logger,
+      maxEventDepth: settings.maxJsonDepth,
+    });
     try {
       const result = await replayFailedEvents(
         {

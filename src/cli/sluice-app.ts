@@ -134,7 +134,11 @@ async function start(
 
   const needsSandbox = roles.has('processor') || settings.adminToken !== undefined;
   const sandbox = needsSandbox
-    ? new TransformationSandbox({ limits: workspace.current.sandbox, logger })
+    ? new TransformationSandbox({
+        limits: workspace.current.sandbox,
+        logger,
+        maxEventDepth: settings.maxJsonDepth,
+      })
     : undefined;
   if (sandbox) {
     workspace.onChange((current) => sandbox.setLimits(current.sandbox));

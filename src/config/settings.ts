@@ -9,6 +9,8 @@ import { SluiceError } from '../errors';
 export const ROLES = ['gateway', 'processor', 'router', 'warehouse'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Nesting limit for JSON bodies, and for the events transformations return. */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
 const int = (min: number) => z.coerce.number().int().min(min);
 
 const SettingsSchema = z.object({
@@ -27,7 +29,7 @@ const SettingsSchema = z.object({
   maxEventBytes: int(1024).default(32 * 1024),
   maxBatchBytes: int(1024).default(500 * 1024),
   maxBatchEvents: int(1).default(2500),
-  maxJsonDepth: int(2).default(64),
+  maxJsonDepth: int(2).default(DEFAULT_MAX_JSON_DEPTH),
   dedupWindowHours: z.coerce.number().min(0).default(24),
   /** Group commit: how long a write waits for company, how many rows one statement may carry. */
   groupCommitDelayMs: z.coerce.number().min(0).default(2),

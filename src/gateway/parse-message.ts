@@ -4,9 +4,10 @@
  * key given twice, so what is measured is what JSON.parse keeps (it keeps the last), and (c)
  * measures each element of the top-level "batch" array as sent, together with the batch-level
  * "context" and "integrations" every element inherits, for the per-event size limit. The pass
- * jumps over strings with indexOf, so it costs a fraction of JSON.parse.
+ * jumps over strings (json-scan.ts), so it costs a fraction of JSON.parse.
  */
 import { SluiceError } from '../errors';
+import { closingQuote, JSON_CHARS } from '../json-scan';
 
 export interface ParsedMessage {
   message: unknown;
@@ -26,13 +27,7 @@ interface Shape {
   tooDeep: Set<number>;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
+const { QUOTE, OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY, COMMA } = JSON_CHARS;
 
 /** The top-level keys whose objects are merged into every event of a batch. */
 const INHERITED_KEYS = new Set(['context', 'integrations']);
@@ -146,18 +141,6 @@ function keyText(text: string, start: number, end: number): string {
     return JSON.parse(quoted) as string;
   } catch (error) {
     throw new SluiceError('SLUICE_E_INVALID_JSON', (error as Error).message, { cause: error });
-  }
-}
-
-/** Index of the quote that closes the string opening at `start` (or the end of the text). */
-function closingQuote(text: string, start: number): number {
-  let at = start;
-  for (;;) {
-    at = text.indexOf('"', at + 1);
-    if (at === -1) return text.length;
-    let backslashes = 0;
-    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return at;
   }
 }
 

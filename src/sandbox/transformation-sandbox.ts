@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import { DEFAULT_MAX_JSON_DEPTH } from '../config/settings';
 import { SandboxSchema } from '../config/workspace';
 import { guardedFetch, type FetchRules } from './guarded-fetch';
 import { SandboxIsolate, type CallOutcome } from './sandbox-isolate';
@@ -129,12 +130,18 @@ export interface TransformationSandboxOptions {
    * list of exact addresses. For tests and deliberate operator setups only; user code cannot set it.
    */
   allowPrivateAddresses?: boolean | readonly string[];
+  /**
+   * Most levels an output event may nest: the gateway's limit for events (SLUICE_MAX_JSON_DEPTH),
+   * so that what a transformation returns is as safe to recurse over as what an SDK sends.
+   */
+  maxEventDepth?: number;
 }
 
 export class TransformationSandbox {
   #limits: SandboxLimits;
   #logger: Logger;
   #allowPrivateAddresses: boolean | readonly string[];
+  #maxEventDepth: number;
   #isolates = new Map<string, SandboxIsolate>();
   #agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
@@ -146,6 +153,7 @@ export class TransformationSandbox {
     this.#limits = options.limits;
     this.#logger = options.logger;
     this.#allowPrivateAddresses = options.allowPrivateAddresses ?? false;
+    this.#maxEventDepth = options.maxEventDepth ?? DEFAULT_MAX_JSON_DEPTH;
   }
 
   /**
@@ -186,12 +194,14 @@ export class TransformationSandbox {
       );
       calls.push({ outcome: isolate.call(payload, this.#limits.timeoutMs), count: end - start });
     }
-    const { maxOutputsPerEvent } = this.#limits;
+    const limits = {
+      output,
+      maxOutputs: this.#limits.maxOutputsPerEvent,
+      maxDepth: this.#maxEventDepth,
+    };
     const runs = calls.map(({ outcome, count }) =>
       outcome.then((result) =>
-        result.ok
-          ? decodeResult(result.parts, count, output, maxOutputsPerEvent)
-          : failedRun(count, result.error),
+        result.ok ? decodeResult(result.parts, count, limits) : failedRun(count, result.error),
       ),
     );
     return joinRuns(await Promise.all(runs));

@@ -25,6 +25,7 @@
  *   ['{"failAll":{message,stack?}, "logs":[...], "droppedLogs":n}']
  * The result comes from user-controlled code, so decoding validates every part of it.
  */
+import { nestedDeeperThan } from '../json-scan';
 import type { EventMetadata, SandboxError, SandboxLog, SandboxRun } from './transformation-sandbox';
 
 /** How output events are returned: parsed objects, or each event's JSON text. */
@@ -106,9 +107,9 @@ const MALFORMED: SandboxError = {
 export function decodeResult(
   parts: unknown,
   count: number,
-  output: OutputForm,
-  maxOutputs: number,
+  limits: { output: OutputForm; maxOutputs: number; maxDepth: number },
 ): SandboxRun {
+  const { output, maxOutputs } = limits;
   if (!Array.isArray(parts) || typeof parts[0] !== 'string') return failedRun(count, MALFORMED);
   let header: Record<string, unknown>;
   try {
@@ -146,7 +147,7 @@ export function decodeResult(
       next += outputs;
       continue;
     }
-    results[i] = decodeEvents(parts, next, outputs, output);
+    results[i] = decodeEvents(parts, next, outputs, limits);
     if (output === 'json' && 'events' in results[i]) {
       (results[i] as { messageIds: Array<string | null> }).messageIds = ids.slice(
         next - 1,
@@ -180,12 +181,19 @@ function decodeEvents(
   parts: unknown[],
   from: number,
   outputs: number,
-  output: OutputForm,
+  { output, maxDepth }: { output: OutputForm; maxDepth: number },
 ): SandboxRun['results'][number] {
   const events = new Array<unknown>(outputs);
   for (let i = 0; i < outputs; i++) {
     const text = parts[from + i];
     if (typeof text !== 'string' || text.charCodeAt(0) !== 123 /* { */) return { error: MALFORMED };
+    if (nestedDeeperThan(text, maxDepth)) {
+      return {
+        error: {
+          message: `The transformation returned an event nested deeper than ${maxDepth} levels (SLUICE_MAX_JSON_DEPTH)`,
+        },
+      };
+    }
     if (output === 'json') {
       events[i] = text;
       continue;

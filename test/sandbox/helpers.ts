@@ -24,8 +24,10 @@ export const TEST_LIMITS: SandboxLimits = {
 export function createSandbox(
   limits: Partial<SandboxLimits> = {},
   allowPrivateAddresses?: boolean | readonly string[],
+  options: { maxEventDepth?: number } = {},
 ): TransformationSandbox {
   return new TransformationSandbox({
+    ...options,
     limits: { ...TEST_LIMITS, ...limits },
     logger: silentLogger,
     allowPrivateAddresses,

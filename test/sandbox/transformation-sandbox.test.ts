@@ -79,20 +79,45 @@ describe('outputs per event (sandbox.maxOutputsPerEvent)', () => {
     properties: { outputs },
   });
 
-  beforeEach(() => sandbox.setLimits({ ...TEST_LIMITS, maxOutputsPerEvent: 100 }));
+  // A time limit no busy machine reaches: only the outputs limit may end these calls.
+  beforeEach(() =>
+    sandbox.setLimits({ ...TEST_LIMITS, maxOutputsPerEvent: 100, timeoutMs: 60_000 }),
+  );
 
   test.each(['transformEvent', 'transformBatch'] as const)(
     '%s: an event that fans out past the limit fails alone, with the limit named',
     async (exportName) => {
-      const events = [withOutputs(0, 100), withOutputs(1, 150_000), withOutputs(2, 3)];
+      const events = [withOutputs(0, 100), withOutputs(1, 20_000), withOutputs(2, 3)];
       const run = await runOn(sandbox, fanOut(exportName), events);
       expect(eventsOf(run, 0)).toHaveLength(100);
       expect(errorOf(run, 1).message).toBe(
-        `${exportName} made 150000 events of one event; the limit is 100 (sandbox.maxOutputsPerEvent)`,
+        `${exportName} made 20000 events of one event; the limit is 100 (sandbox.maxOutputsPerEvent)`,
       );
       expect(eventsOf(run, 2)).toHaveLength(3);
     },
   );
+});
+
+test('an output nested deeper than the events the gateway accepts fails its event', async () => {
+  const nester = code(`
+    export function transformEvent(e) {
+      let deep = {};
+      for (let i = 0; i < e.properties.levels; i++) deep = { deep };
+      return { ...e, properties: deep };
+    }
+  `);
+  const deepSandbox = createSandbox({}, undefined, { maxEventDepth: 10 });
+  try {
+    const events = [8, 9, 5000].map((levels, i) => ({ ...trackEvent(i), properties: { levels } }));
+    const run = await runOn(deepSandbox, nester, events);
+    expect(eventsOf(run, 0)).toHaveLength(1); // 8 levels of properties, 9 with the event itself
+    expect(errorOf(run, 1).message).toBe(
+      'The transformation returned an event nested deeper than 10 levels (SLUICE_MAX_JSON_DEPTH)',
+    );
+    expect(errorOf(run, 2).message).toMatch(/nested deeper than 10 levels/);
+  } finally {
+    deepSandbox.dispose();
+  }
 });
 
 describe('errors', () => {
