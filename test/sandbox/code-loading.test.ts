@@ -130,10 +130,16 @@ describe('code versions', () => {
   });
 
   test('disposing the sandbox ends the calls in flight and the ones queued behind them', async () => {
-    const stuck = code('export async function transformEvent(e) { await new Promise(() => {}); }');
-    const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) => trackEvent(i));
+    const stuck = code(
+      'export async function transformEvent(e) { if (e.stuck) await new Promise(() => {}); return e; }',
+    );
+    // Built by a first run, the isolate takes the calls below as they are made: they are in flight
+    // when the sandbox is disposed, without guessing how long a build takes on this machine.
+    expect(eventsOf(await runOn(sandbox, stuck, [trackEvent(0)]), 0)).toHaveLength(1);
+    const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) =>
+      trackEvent(i, { stuck: true }),
+    );
     const pending = runOn(sandbox, stuck, events);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     sandbox.dispose();
     const run = await pending;
     for (let i = 0; i < events.length; i++) expect(errorOf(run, i).message).toMatch(/stopped/);
