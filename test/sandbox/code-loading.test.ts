@@ -145,6 +145,16 @@ describe('code versions', () => {
     for (let i = 0; i < events.length; i++) expect(errorOf(run, i).message).toMatch(/stopped/);
   });
 
+  test('disposing the sandbox also ends the calls of a version being replaced', async () => {
+    const old = code('export async function transformEvent(e) { await new Promise(() => {}); }');
+    const pending = runOn(sandbox, old, [trackEvent(0)]);
+    // A new version takes over; the old one is retired with its call still in flight.
+    await runOn(sandbox, code('export function transformEvent(e) { return e; }'), [trackEvent(1)]);
+    sandbox.dispose();
+    // Not left to its watchdog: until then its timer would keep the process alive.
+    expect(errorOf(await pending, 0).message).toMatch(/stopped/);
+  });
+
   test('one version keeps its module state across calls; calls are serialized', async () => {
     const counter = code(`
       let calls = 0;
