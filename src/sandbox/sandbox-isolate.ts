@@ -96,6 +96,11 @@ export class SandboxIsolate {
     this.version = options.version;
   }
 
+  /** True once disposed: by dispose(), or by retire() when its last call ended. */
+  get isDisposed(): boolean {
+    return this.#disposed;
+  }
+
   /** Runs the payload after the calls made before it; never rejects. */
   call(payload: CallPayload, timeoutMs: number): Promise<CallOutcome> {
     if (this.#disposed) return Promise.resolve(failure('The transformation sandbox was disposed'));

@@ -143,6 +143,11 @@ export class TransformationSandbox {
   #allowPrivateAddresses: boolean | readonly string[];
   #maxEventDepth: number;
   #isolates = new Map<string, SandboxIsolate>();
+  /**
+   * Replaced versions still finishing their calls. Kept so that dispose() ends them too: left
+   * alone, a stuck one would run on, its watchdog timer holding the process open until it fires.
+   */
+  #retiring = new Set<SandboxIsolate>();
   #agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
@@ -218,8 +223,9 @@ export class TransformationSandbox {
   /** Disposes every isolate and closes idle fetch connections. */
   dispose(): void {
     this.#disposed = true;
-    for (const isolate of this.#isolates.values()) isolate.dispose();
+    for (const isolate of [...this.#isolates.values(), ...this.#retiring]) isolate.dispose();
     this.#isolates.clear();
+    this.#retiring.clear();
     this.#agents.http.destroy();
     this.#agents.https.destroy();
   }
@@ -229,7 +235,11 @@ export class TransformationSandbox {
     const current = this.#isolates.get(code.id);
     if (current?.version === version) return current;
     // The old version finishes the calls it already has, then goes.
-    current?.retire();
+    for (const old of this.#retiring) if (old.isDisposed) this.#retiring.delete(old);
+    if (current) {
+      current.retire();
+      if (!current.isDisposed) this.#retiring.add(current);
+    }
     const isolate = new SandboxIsolate({
       code,
       version,

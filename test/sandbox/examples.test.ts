@@ -119,10 +119,11 @@ test('enrich-from-api adds CRM data and degrades gracefully', async () => {
     response.end();
   });
   try {
+    // Generous limits: a fetch timing out on a loaded machine would read as the CRM failing.
     sandbox.setLimits({
       memoryLimitMb: 64,
-      timeoutMs: 2000,
-      fetchTimeoutMs: 1000,
+      timeoutMs: 10_000,
+      fetchTimeoutMs: 5000,
       fetchAllowList: ['127.0.0.1'],
       maxOutputsPerEvent: 1000,
     });

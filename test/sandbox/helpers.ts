@@ -13,9 +13,14 @@ import {
 
 export const silentLogger = pino({ level: 'silent' });
 
+/**
+ * Limits for tests. The call time limit is generous: work that must finish (an isolate build, a
+ * few local fetches) never races it on a loaded machine, and a fetch that gets no answer is ended
+ * by fetchTimeoutMs, far below it. Tests of the watchdog set a short limit of their own.
+ */
 export const TEST_LIMITS: SandboxLimits = {
   memoryLimitMb: 64,
-  timeoutMs: 1000,
+  timeoutMs: 10_000,
   fetchTimeoutMs: 500,
   fetchAllowList: [],
   maxOutputsPerEvent: 1000,

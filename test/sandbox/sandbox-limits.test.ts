@@ -5,14 +5,28 @@ import {
   type SandboxRun,
   type TransformationSandbox,
 } from '../../src/sandbox/transformation-sandbox';
-import { code, createSandbox, errorOf, eventsOf, runOn, trackEvent } from './helpers';
+import { TEST_LIMITS, code, createSandbox, errorOf, eventsOf, runOn, trackEvent } from './helpers';
 
-const TIMEOUT_MS = 300;
+// Time limits are chosen so that no result depends on the machine's speed (STYLE.md 18): a short
+// limit only for hazards that nothing but the watchdog can end (loops, endless awaits), and a
+// generous one for everything that must finish: good calls (an isolate build took up to 160 ms on
+// a loaded 2-core machine) and memory bombs, which must be ended by the memory limit, never by a
+// watchdog racing the allocation (they took up to 500 ms there, past a 300 ms limit).
+const SHORT_LIMIT_MS = 300;
+/** Well under Jest's 30 s per test: a call that does not end shows as a wrong message, not a hang. */
+const GENEROUS_LIMIT_MS = 10_000;
+const MEMORY_LIMIT_MB = 32;
+
 let sandbox: TransformationSandbox;
 beforeEach(() => {
-  sandbox = createSandbox({ timeoutMs: TIMEOUT_MS, memoryLimitMb: 32 });
+  sandbox = createSandbox({ timeoutMs: GENEROUS_LIMIT_MS, memoryLimitMb: MEMORY_LIMIT_MB });
 });
 afterEach(() => sandbox.dispose());
+
+/** Sets the time limit of the calls made from now on (calls already made keep theirs). */
+function setTimeLimit(timeoutMs: number): void {
+  sandbox.setLimits({ ...TEST_LIMITS, memoryLimitMb: MEMORY_LIMIT_MB, timeoutMs });
+}
 
 /** Fails on events marked `bad`; other events pass through with `ok: true`. */
 function misbehaving(badPart: string, name = 'misbehaving.js') {
@@ -22,31 +36,42 @@ function misbehaving(badPart: string, name = 'misbehaving.js') {
   );
 }
 
-const HAZARDS: Array<[string, string, RegExp]> = [
-  ['a synchronous infinite loop', 'while (true) {}', /ran longer than 300 ms/],
-  ['an infinite loop after an await', 'await null;\nwhile (true) {}', /ran longer than 300 ms/],
-  ['an await that never resolves', 'await new Promise(() => {});', /ran longer than 300 ms/],
+const MEMORY_BOMB =
+  'const hoard = [];\nwhile (true) hoard.push(new Array(1 << 17).fill(hoard.length));';
+
+/** Each hazard, the time limit it runs under, and the error it must end with. */
+const HAZARDS: Array<[string, string, number, RegExp]> = [
+  ['a synchronous infinite loop', 'while (true) {}', SHORT_LIMIT_MS, /ran longer than 300 ms/],
   [
-    'a memory bomb',
-    'const hoard = [];\nwhile (true) hoard.push(new Array(1 << 17).fill(hoard.length));',
-    /more than 32 MB of memory/,
+    'an infinite loop after an await',
+    'await null;\nwhile (true) {}',
+    SHORT_LIMIT_MS,
+    /ran longer than 300 ms/,
   ],
   [
+    'an await that never resolves',
+    'await new Promise(() => {});',
+    SHORT_LIMIT_MS,
+    /ran longer than 300 ms/,
+  ],
+  ['a memory bomb', MEMORY_BOMB, GENEROUS_LIMIT_MS, /more than 32 MB of memory/],
+  [
     'a memory bomb after an await',
-    'await null;\nconst hoard = [];\nwhile (true) hoard.push(new Array(1 << 17).fill(hoard.length));',
+    `await null;\n${MEMORY_BOMB}`,
+    GENEROUS_LIMIT_MS,
     /more than 32 MB of memory/,
   ],
 ];
 
-describe.each(HAZARDS)('%s', (_name, badPart, message) => {
+describe.each(HAZARDS)('%s', (_name, badPart, timeLimitMs, message) => {
   test('fails the events of its call, then the next call works again', async () => {
     const transformation = misbehaving(badPart);
-    const started = Date.now();
+    setTimeLimit(timeLimitMs);
     const run = await runOn(sandbox, transformation, [trackEvent(0), trackEvent(1, { bad: true })]);
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1500);
     // Every event of the call fails: the isolate that held them is gone.
     expect(errorOf(run, 0).message).toMatch(message);
     expect(errorOf(run, 1).message).toMatch(message);
+    setTimeLimit(GENEROUS_LIMIT_MS);
     // Same code, good events: a fresh isolate runs them.
     const same = await runOn(sandbox, transformation, [trackEvent(2)]);
     expect(eventsOf(same, 0)).toEqual([{ ...trackEvent(2), ok: true }]);
@@ -59,36 +84,33 @@ describe.each(HAZARDS)('%s', (_name, badPart, message) => {
 });
 
 test('a crashing transformation does not affect another one running at the same time', async () => {
-  sandbox.setLimits({
-    memoryLimitMb: 32,
-    timeoutMs: 2000,
-    fetchTimeoutMs: 500,
-    fetchAllowList: [],
-    maxOutputsPerEvent: 1000,
-  });
   const looping = misbehaving('while (true) {}', 'looping.js');
   const healthy = code('export function transformEvent(e) { return { ...e, healthy: true }; }', {
     id: 'healthy',
   });
   let loopEnded = false;
+  // Under the generous limit only the sandbox's disposal below ends the loop, so however slow the
+  // machine, the healthy transformation can only answer while the loop still spins.
   const stuck = runOn(sandbox, looping, [trackEvent(0, { bad: true })]).finally(() => {
     loopEnded = true;
   });
   const fine = await runOn(sandbox, healthy, [trackEvent(1)]);
-  // The healthy transformation answered while the other one was still spinning.
   expect(loopEnded).toBe(false);
   expect(eventsOf(fine, 0)).toEqual([{ ...trackEvent(1), healthy: true }]);
-  expect(errorOf(await stuck, 0).message).toMatch(/ran longer than 2000 ms/);
-  expect(eventsOf(await runOn(sandbox, healthy, [trackEvent(2)]), 0)).toHaveLength(1);
+  sandbox.dispose();
+  expect(errorOf(await stuck, 0).message).toMatch(/stopped/);
 });
 
 test('calls queued behind a timed-out call get their own time budget', async () => {
-  const transformation = misbehaving('while (true) {}');
-  const [stuck, queued] = await Promise.all([
-    runOn(sandbox, transformation, [trackEvent(0, { bad: true })]),
-    runOn(sandbox, transformation, [trackEvent(1)]),
-  ]);
-  expect(errorOf(stuck, 0).message).toMatch(/ran longer than/);
+  const transformation = misbehaving('await new Promise(() => {});');
+  // The queued call's budget is shorter than the time it waits behind the stuck one: it only
+  // succeeds if its budget starts when the stuck call ends. Both are far longer than its work.
+  setTimeLimit(4000);
+  const stuckRun = runOn(sandbox, transformation, [trackEvent(0, { bad: true })]);
+  setTimeLimit(2000);
+  const queuedRun = runOn(sandbox, transformation, [trackEvent(1)]);
+  const [stuck, queued] = await Promise.all([stuckRun, queuedRun]);
+  expect(errorOf(stuck, 0).message).toMatch(/ran longer than 4000 ms/);
   expect(eventsOf(queued, 0)).toEqual([{ ...trackEvent(1), ok: true }]);
 });
 
@@ -103,13 +125,16 @@ describe('a run over several calls (sent to the isolate together)', () => {
     return calls;
   }
 
+  // The calls of one run share its time limit, and the good ones (an isolate build each) must
+  // finish within it: the loop gets a limit far longer than their work.
   test.each([
-    ['loops', 'while (true) {}', /ran longer than 300 ms/],
-    ['runs out of memory', HAZARDS[3][1], /more than 32 MB of memory/],
+    ['loops', 'while (true) {}', 2000, /ran longer than 2000 ms/],
+    ['runs out of memory', MEMORY_BOMB, GENEROUS_LIMIT_MS, /more than 32 MB of memory/],
   ])(
     'a call that %s fails alone; the calls behind it run in a fresh isolate',
-    async (_name, badPart, message) => {
+    async (_name, badPart, timeLimitMs, message) => {
       const transformation = misbehaving(badPart);
+      setTimeLimit(timeLimitMs);
       const marked = events.map((event, i) =>
         i === CALL_EVENTS + 5 ? { ...event, bad: true } : event,
       );
@@ -121,17 +146,20 @@ describe('a run over several calls (sent to the isolate together)', () => {
   );
 
   test('each call has its own time budget, from when the one before it ended', async () => {
-    // Each call takes about 60% of the limit: the run takes more than the limit, no call does.
+    // Each of the three calls takes 35% of the limit: the run takes more than the limit, and each
+    // call has 65% of it (1300 ms) to spare for its isolate build and a slow machine.
+    const timeLimitMs = 2000;
+    setTimeLimit(timeLimitMs);
     const slow = code(`
       export function transformBatch(events) {
-        const until = Date.now() + ${TIMEOUT_MS * 0.6};
+        const until = Date.now() + ${timeLimitMs * 0.35};
         while (Date.now() < until) {}
         return events;
       }
     `);
     const started = Date.now();
     const run = await runOn(sandbox, slow, events);
-    expect(Date.now() - started).toBeGreaterThan(TIMEOUT_MS);
+    expect(Date.now() - started).toBeGreaterThan(timeLimitMs);
     expect(failedCalls(run)).toEqual(new Set());
   });
 
@@ -165,9 +193,11 @@ test('an isolate that cannot be started fails the calls with the reason, not the
 
 test('top-level code that loops or throws fails the call with a clear error', async () => {
   const loops = code('while (true) {}\nexport function transformEvent(e) { return e; }');
+  setTimeLimit(SHORT_LIMIT_MS);
   expect(errorOf(await runOn(sandbox, loops, [trackEvent(0)]), 0).message).toMatch(
     /ran longer than|timed out/,
   );
+  setTimeLimit(GENEROUS_LIMIT_MS);
   const throws = code(
     'throw new Error("no config");\nexport function transformEvent(e) { return e; }',
     { name: 'top-level.js' },
@@ -178,21 +208,18 @@ test('top-level code that loops or throws fails the call with a clear error', as
 });
 
 test('raising the time limit with setLimits applies to the next call', async () => {
+  // 1000 ms of work: far past the short limit (the watchdog wins even when its timer fires late),
+  // far within the raised one.
   const slowish = code(`
     export function transformEvent(e) {
-      const until = Date.now() + 400;
+      const until = Date.now() + 1000;
       while (Date.now() < until) {}
       return e;
     }
   `);
+  setTimeLimit(SHORT_LIMIT_MS);
   expect(errorOf(await runOn(sandbox, slowish, [trackEvent(0)]), 0).message).toMatch(/ran longer/);
-  sandbox.setLimits({
-    memoryLimitMb: 32,
-    timeoutMs: 2000,
-    fetchTimeoutMs: 500,
-    fetchAllowList: [],
-    maxOutputsPerEvent: 1000,
-  });
+  setTimeLimit(5000);
   expect(eventsOf(await runOn(sandbox, slowish, [trackEvent(0)]), 0)).toHaveLength(1);
 });
 
