@@ -4,11 +4,12 @@
  * code path as production runs against it; only where the server comes from differs.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { SluiceError } from '../errors';
 
 export interface EmbeddedServer {
   /** Connection string for the `postgres` database. */
@@ -28,6 +29,14 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await importEmbeddedPostgres();
   const root = path.resolve(dataDir);
+  const runsAsRoot = os.userInfo().uid === 0;
+  const closed = runsAsRoot ? closedAncestor(root) : undefined;
+  if (closed) {
+    throw new SluiceError(
+      'SLUICE_E_SETTINGS_INVALID',
+      `the embedded PostgreSQL runs as the "postgres" user when Sluice runs as root, and that user cannot enter ${closed}: set SLUICE_DATA_DIR to a folder outside it (or DATABASE_URL to a server of your own)`,
+    );
+  }
   const databaseDir = path.join(root, 'postgres');
   const credentialsFile = path.join(root, 'postgres-credentials.json');
   mkdirSync(root, { recursive: true });
@@ -45,7 +54,7 @@ export async function startEmbeddedPostgres(
     port: credentials.port,
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
-    createPostgresUser: os.userInfo().uid === 0,
+    createPostgresUser: runsAsRoot,
     // The C locale exists on every machine; initdb fails on a missing en_US.UTF-8.
     initdbFlags: ['--locale=C', '--encoding=UTF8', '--lc-messages=C'],
     postgresFlags: ['-c', 'max_connections=200', '-c', 'shared_buffers=256MB'],
@@ -66,6 +75,17 @@ export async function startEmbeddedPostgres(
       await server.stop();
     },
   };
+}
+
+/**
+ * The nearest existing folder on the way to `dir` that users other than its owner cannot enter
+ * (no execute bit for others), such as root's home or a folder from mktemp; undefined if none.
+ */
+export function closedAncestor(dir: string): string | undefined {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    if (existsSync(at) && (statSync(at).mode & 0o001) === 0) return at;
+    if (at === path.dirname(at)) return undefined;
+  }
 }
 
 function freePort(): Promise<number> {
