@@ -104,6 +104,23 @@ test('ingress, fixed replicas and a ServiceMonitor when asked for', () => {
   expect(manifests.find((m) => m.kind === 'ServiceMonitor')).toBeDefined();
 });
 
+test('SDKs are told the public URL: the one given, else the ingress host, else none (the request decides)', () => {
+  const publicUrlOf = (values: Record<string, unknown>) =>
+    find(render(values), 'Deployment', 'demo-sluice-gateway').spec.template.spec.containers[0].env.find(
+      (e: { name: string }) => e.name === 'SLUICE_PUBLIC_URL',
+    )?.value;
+  expect(publicUrlOf({})).toBeUndefined();
+  expect(publicUrlOf({ ingress: { enabled: true, host: 'c.example' } })).toBe('http://c.example');
+  expect(
+    publicUrlOf({
+      ingress: { enabled: true, host: 'c.example', tls: [{ secretName: 't', hosts: ['c.example'] }] },
+    }),
+  ).toBe('https://c.example');
+  expect(publicUrlOf({ publicUrl: 'https://events.example/sluice', ingress: { enabled: true } })).toBe(
+    'https://events.example/sluice',
+  );
+});
+
 test('rendering without a database fails with a message saying what to set', () => {
   expect(() =>
     execFileSync(helm, ['template', 'demo', CHART], { encoding: 'utf8', stdio: 'pipe' }),

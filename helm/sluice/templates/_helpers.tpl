@@ -46,6 +46,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/* Environment shared by every Sluice container. */}}
+{{/* The URL SDKs are told to use: publicUrl, else the ingress host (https when it has TLS). */}}
+{{- define "sluice.publicUrl" -}}
+{{- if .Values.publicUrl -}}
+{{ .Values.publicUrl }}
+{{- else if and .Values.ingress.enabled .Values.ingress.host -}}
+{{ ternary "https" "http" (gt (len .Values.ingress.tls) 0) }}://{{ .Values.ingress.host }}
+{{- end -}}
+{{- end -}}
+
 {{- define "sluice.env" -}}
 {{ include "sluice.databaseEnv" . }}
 - name: SLUICE_WORKSPACE
@@ -56,6 +65,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.trustProxy | quote }}
 - name: PORT
   value: "8080"
+{{- with (include "sluice.publicUrl" .) }}
+- name: SLUICE_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
 {{- if .Values.admin.existingSecret }}
 - name: SLUICE_ADMIN_TOKEN
   valueFrom:
