@@ -5,7 +5,10 @@
  * and classifies responses (see src/router/).
  */
 import type { z } from 'zod';
+import type { Logger } from 'pino';
 import type { EventType, SegmentEvent } from '../src/event';
+import type { WarehouseDialect } from '../src/warehouse/naming';
+import type { Warehouse } from '../src/warehouse/warehouse';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -86,11 +89,10 @@ export interface DestinationResponse {
   truncated?: boolean;
 }
 
-export interface Destination<Config = Record<string, unknown>> {
+/** What every destination declares, tool or warehouse. */
+interface DestinationBase<Config> {
   /** The `type` used in the workspace file, e.g. `amplitude`. */
   readonly type: string;
-  /** `tool` destinations get delivery rows; `warehouse` destinations get staging rows. */
-  readonly kind: 'tool' | 'warehouse';
   /**
    * The display name events address in `integrations` (`{"Amplitude": false}`), as Segment
    * names the destination.
@@ -100,6 +102,34 @@ export interface Destination<Config = Record<string, unknown>> {
   readonly configSchema: z.ZodType<Config>;
   /** Event types the destination accepts; the processor drops the others for it. */
   readonly supportedTypes: readonly EventType[];
+}
+
+/**
+ * A warehouse (PostgreSQL, BigQuery): events are staged by the processor and loaded in batches
+ * by the warehouse loader (src/warehouse/), which maps them to Segment's tables.
+ */
+export interface WarehouseDestination<
+  Config = Record<string, unknown>,
+> extends DestinationBase<Config> {
+  readonly kind: 'warehouse';
+  /** How the warehouse names tables and columns, and what it can store. */
+  readonly dialect: WarehouseDialect;
+  /** The schema (BigQuery: dataset) a source's events load into. */
+  schemaOf(config: Config, source: { id: string; name?: string }): string;
+  /** Seconds between loads. */
+  syncIntervalSeconds(config: Config): number;
+  /** A client for the warehouse; the loader closes it when the destination goes. */
+  connect(config: Config, context: { logger: Logger }): Warehouse;
+}
+
+/** Any destination; the registry holds both kinds side by side. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDestination = Destination<any> | WarehouseDestination<any>;
+
+/** A tool destination: the router sends each event to the vendor's HTTP API. */
+export interface Destination<Config = Record<string, unknown>> extends DestinationBase<Config> {
+  /** `tool` destinations get delivery rows; warehouses (WarehouseDestination) staging rows. */
+  readonly kind: 'tool';
   /**
    * Maps one event to zero or more requests (zero: nothing to send for this event). Throws
    * DestinationMappingError when the event cannot be sent (a required field is missing): the
@@ -148,5 +178,12 @@ export class DestinationMappingError extends Error {
 
 /** Identity helper that keeps a destination literal's Config type. */
 export function defineDestination<Config>(destination: Destination<Config>): Destination<Config> {
+  return destination;
+}
+
+/** Identity helper that keeps a warehouse literal's Config type. */
+export function defineWarehouse<Config>(
+  destination: WarehouseDestination<Config>,
+): WarehouseDestination<Config> {
   return destination;
 }

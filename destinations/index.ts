@@ -7,7 +7,7 @@ import type { DestinationConfig } from '../src/config/workspace';
 import { amplitude } from './amplitude';
 import { braze } from './braze';
 import { customerio } from './customerio';
-import type { Destination } from './destination';
+import type { AnyDestination, Destination } from './destination';
 import { ga4 } from './ga4';
 import { mixpanel } from './mixpanel';
 import { posthog } from './posthog';
@@ -18,9 +18,6 @@ import { webhook } from './webhook';
 
 // Each destination has its own Config type; the registry holds them side by side, and callers
 // pass each one the config validateDestinationConfig parsed for it.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDestination = Destination<any>;
-
 const ALL: readonly AnyDestination[] = [
   amplitude,
   braze,
@@ -41,6 +38,13 @@ export const DESTINATIONS: ReadonlyMap<string, AnyDestination> = new Map(
 /** The destination of a type, or undefined for an unknown type. */
 export function destinationOf(type: string): AnyDestination | undefined {
   return DESTINATIONS.get(type);
+}
+
+/** The tool destination of a type; undefined for a warehouse or an unknown type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function toolDestinationOf(type: string): Destination<any> | undefined {
+  const found = DESTINATIONS.get(type);
+  return found?.kind === 'tool' ? found : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
  * the Segment `integrations` object, the event types the destination supports, and the
  * connection's event filter.
  */
-import type { Destination } from '../../destinations/destination';
+import type { AnyDestination } from '../../destinations/destination';
 import type {
   Connection,
   DestinationConfig,
@@ -20,13 +20,13 @@ export interface Route {
   readonly source: Source;
   readonly connection: Connection;
   readonly destination: DestinationConfig;
-  readonly module: Destination<unknown>;
+  readonly module: AnyDestination;
   readonly transformations: readonly TransformationConfig[];
   /** Keys that address this destination in `integrations`, most specific first. */
   readonly integrationKeys: readonly string[];
 }
 
-export type DestinationRegistry = (type: string) => Destination<unknown> | undefined;
+export type DestinationRegistry = (type: string) => AnyDestination | undefined;
 
 const tables = new WeakMap<Workspace, ReadonlyMap<string, readonly Route[]>>();
 

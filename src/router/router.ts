@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { Destination } from '../../destinations/destination';
 import type { DestinationConfig, Workspace } from '../config/workspace';
 import type { Metrics } from '../metrics';
 import type { DestinationRegistry } from '../processor/routing';
@@ -30,14 +31,16 @@ export class Router {
 
   /** Starts workers for `workspace`'s destinations (and reconciles on later calls). */
   async apply(workspace: Workspace): Promise<void> {
-    const wanted = new Map<string, DestinationConfig>();
+    const wanted = new Map<string, { destination: DestinationConfig; module: Destination }>();
     for (const destination of workspace.destinations) {
       const module = this.deps.destinations(destination.type);
-      if (destination.enabled && module?.kind === 'tool') wanted.set(destination.id, destination);
+      if (destination.enabled && module?.kind === 'tool') {
+        wanted.set(destination.id, { destination, module });
+      }
     }
     const stopping: Array<Promise<void>> = [];
     for (const [id, entry] of this.#workers) {
-      const destination = wanted.get(id);
+      const destination = wanted.get(id)?.destination;
       if (!destination || fingerprint(destination) !== entry.fingerprint) {
         this.#workers.delete(id);
         stopping.push(entry.worker.stop());
@@ -45,12 +48,12 @@ export class Router {
     }
     // Each lets its rounds in flight finish; they wait for their own destinations, not each other.
     await Promise.all(stopping);
-    for (const [id, destination] of wanted) {
+    for (const [id, { destination, module }] of wanted) {
       if (this.#workers.has(id)) continue;
       const worker = new DestinationWorker(
         { ...this.deps, locks: this.#locks },
         id,
-        this.deps.destinations(destination.type)!,
+        module,
         { config: destination.config, destination: { id, name: destination.name } },
         destination.delivery,
         DEFAULT_WORKER_OPTIONS,

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { destinationOf, validateDestinationConfig } from '../../destinations';
+import { toolDestinationOf, validateDestinationConfig } from '../../destinations';
 import type { SegmentEvent } from '../../src/event';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
@@ -579,7 +579,7 @@ function workerFor(deliveryCase: DeliveryCase, options: Partial<WorkerOptions> =
       fetch: toLocalVendor,
     },
     type,
-    destinationOf(type)!,
+    toolDestinationOf(type)!,
     { config: validateDestinationConfig({ type, config }), destination: { id: type, name: type } },
     POLICY,
     { ...FAST, ...options },

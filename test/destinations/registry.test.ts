@@ -1,4 +1,9 @@
-import { DESTINATIONS, destinationOf, validateDestinationConfig } from '../../destinations';
+import {
+  DESTINATIONS,
+  destinationOf,
+  toolDestinationOf,
+  validateDestinationConfig,
+} from '../../destinations';
 import { parseWorkspace } from '../../src/config/workspace';
 import type { SegmentEvent } from '../../src/event';
 import { combined, contextFor, MOBILE_CONTEXT, segmentEvent } from './support';
@@ -81,8 +86,8 @@ test('the workspace loader reports a bad destination config with its place and f
   ).toThrow('sluice.yaml: destinations[0].config: url: Invalid URL');
 });
 
-describe.each([...DESTINATIONS.keys()])('%s', (type) => {
-  const destination = destinationOf(type)!;
+describe.each([...DESTINATIONS.keys()].filter((type) => toolDestinationOf(type)))('%s', (type) => {
+  const destination = toolDestinationOf(type)!;
   const context = contextFor(destination, CONFIGS[type]);
   const supported = EVENTS.filter((event) => destination.supportedTypes.includes(event.type));
 

@@ -15,7 +15,7 @@ import { Processor, type ProcessorOptions } from '../../src/processor/processor'
 import { readIngestChunk } from '../../src/processor/read-ingest-chunk';
 import { partitionOf } from '../../src/queue/partition';
 import type { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
-import { testHook } from '../support/deliveries';
+import { testHook, testWarehouse } from '../support/deliveries';
 import { deliveryRows, stagedRows, ingestEvents, type TestEvent } from '../support/ingest-events';
 import { listFailedEvents, replayFailedEvents } from '../../src/processor/replay-failed-events';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -42,12 +42,7 @@ afterEach(async () => {
   await Promise.all(processors.splice(0).map((processor) => processor.stop()));
 });
 
-const warehouse = defineDestination({
-  ...testHook(),
-  type: 'testwarehouse',
-  kind: 'warehouse',
-  integrationName: 'Test Warehouse',
-});
+const warehouse = testWarehouse();
 const identifyOnly = defineDestination({
   ...testHook(),
   type: 'identifyonly',

@@ -6,26 +6,21 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defineDestination, type Destination } from '../../destinations/destination';
+import type { Destination } from '../../destinations/destination';
 import { loadWorkspace, type Workspace } from '../../src/config/workspace';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { Processor } from '../../src/processor/processor';
 import { listFailedEvents, replayFailedEvents } from '../../src/processor/replay-failed-events';
 import { TransformationSandbox } from '../../src/sandbox/transformation-sandbox';
-import { testHook } from '../support/deliveries';
+import { testHook, testWarehouse } from '../support/deliveries';
 import { deliveryRows, ingestEvents, stagedRows } from '../support/ingest-events';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 let database: TestDatabase;
 let sandbox: TransformationSandbox;
 let dir: string;
-const warehouse = defineDestination({
-  ...testHook(),
-  type: 'testwarehouse',
-  kind: 'warehouse',
-  integrationName: 'Test Warehouse',
-});
+const warehouse = testWarehouse();
 const REGISTRY = (type: string) =>
   ({ testhook: testHook(), testwarehouse: warehouse })[type] as Destination<unknown> | undefined;
 

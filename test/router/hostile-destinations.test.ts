@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { destinationOf, validateDestinationConfig } from '../../destinations';
+import { toolDestinationOf, validateDestinationConfig } from '../../destinations';
 import type { Destination } from '../../destinations/destination';
 import { listDeadLetters } from '../../src/router/dead-letters';
 import { MAX_RESPONSE_BYTES } from '../../src/router/read-response';
@@ -165,7 +165,7 @@ describe('credentials are masked in everything stored or served', () => {
         body: JSON.stringify({ error: 'refused', echo }),
       };
     };
-    const webhook = destinationOf('webhook')!;
+    const webhook = toolDestinationOf('webhook')!;
     const config = validateDestinationConfig({
       type: 'webhook',
       config: {

@@ -2,7 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
-import { defineDestination, type Destination } from '../../destinations/destination';
+import {
+  defineDestination,
+  defineWarehouse,
+  type Destination,
+  type WarehouseDestination,
+} from '../../destinations/destination';
 import { EVENT_TYPES } from '../../src/event';
 
 export async function enqueueDeliveries(
@@ -60,6 +65,31 @@ export function testHook(
       maxItems: options.batch.maxItems,
       maxBytes: options.batch.maxBytes ?? 1_000_000,
       combine: (items, first) => ({ ...first, body: JSON.stringify(items), batch: undefined }),
+    },
+  });
+}
+
+/**
+ * A warehouse the processor stages events for, for tests that stop at the staging table: the
+ * loader never runs in them, so it cannot connect.
+ */
+export function testWarehouse(): WarehouseDestination<{ url: string }> {
+  return defineWarehouse({
+    type: 'testwarehouse',
+    kind: 'warehouse',
+    integrationName: 'Test Warehouse',
+    configSchema: z.object({ url: z.string() }),
+    supportedTypes: EVENT_TYPES,
+    dialect: {
+      maxNameLength: 63,
+      maxColumns: 1600,
+      reservedWords: new Set(),
+      canStore: () => true,
+    },
+    schemaOf: (_config, source) => source.id,
+    syncIntervalSeconds: () => 60,
+    connect: () => {
+      throw new Error('the test warehouse cannot be connected to');
     },
   });
 }
