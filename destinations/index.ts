@@ -11,6 +11,7 @@ import type { AnyDestination, Destination } from './destination';
 import { ga4 } from './ga4';
 import { mixpanel } from './mixpanel';
 import { posthog } from './posthog';
+import { postgres } from './postgres';
 import { segment } from './segment';
 import { parseConfig } from './shared/config';
 import { slack } from './slack';
@@ -25,6 +26,7 @@ const ALL: readonly AnyDestination[] = [
   ga4,
   mixpanel,
   posthog,
+  postgres,
   segment,
   slack,
   webhook,

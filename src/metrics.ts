@@ -74,6 +74,36 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
       registers,
     }),
+    warehouseLoadedRows: new Counter({
+      name: 'sluice_warehouse_loaded_rows_total',
+      help: 'Rows written to warehouse tables, by destination',
+      labelNames: ['destination'] as const,
+      registers,
+    }),
+    warehouseLoadFailures: new Counter({
+      name: 'sluice_warehouse_load_failures_total',
+      help: 'Warehouse loads that failed (the rows stay staged and are retried)',
+      labelNames: ['destination'] as const,
+      registers,
+    }),
+    warehouseStagedRows: new Gauge({
+      name: 'sluice_warehouse_staged_rows',
+      help: 'Rows staged and waiting for their warehouse, as of the last load',
+      labelNames: ['destination'] as const,
+      registers,
+    }),
+    warehouseOldestStagedSeconds: new Gauge({
+      name: 'sluice_warehouse_oldest_staged_seconds',
+      help: 'Age of the oldest row waiting for its warehouse, as of the last load',
+      labelNames: ['destination'] as const,
+      registers,
+    }),
+    warehouseLastLoadTimestamp: new Gauge({
+      name: 'sluice_warehouse_last_load_timestamp_seconds',
+      help: 'When the last successful load of the warehouse ended (Unix time)',
+      labelNames: ['destination'] as const,
+      registers,
+    }),
     ingestWriteRows: new Histogram({
       name: 'sluice_ingest_write_rows',
       help: 'Rows per group-commit write',

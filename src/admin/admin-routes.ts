@@ -6,7 +6,7 @@
  *   POST /admin/failed-events/replay      run them through their connection again
  *   GET  /admin/dead-letters              deliveries the router gave up on
  *   POST /admin/dead-letters/replay       send them again
- *   GET  /admin/queues                    backlog per queue and destination
+ *   GET  /admin/queues                    backlog per queue and destination, warehouse loads
  */
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -18,6 +18,7 @@ import { SluiceError } from '../errors';
 import { listFailedEvents, replayFailedEvents } from '../processor/replay-failed-events';
 import type { DestinationRegistry } from '../processor/routing';
 import { isStorableId } from '../queue/text-columns';
+import { warehouseStatus } from '../queue/warehouse-staging';
 import { listDeadLetters, replayDeadLetters } from '../router/dead-letters';
 import { inlineCode, loadTransformationCode } from '../sandbox/load-transformation';
 import { testTransformation } from '../sandbox/test-transformation';
@@ -88,7 +89,7 @@ export function createAdminRoutes(deps: AdminDeps): Router {
   });
 
   router.get('/admin/queues', async (_request, response) => {
-    const [ingest, deliveries, dead, failed] = await Promise.all([
+    const [ingest, deliveries, dead, failed, warehouses] = await Promise.all([
       deps.pool.query(`SELECT count(*)::int AS events, min(received_at) AS oldest FROM ingest_jobs j
                        JOIN ingest_cursors c USING (partition) WHERE (j.txid, j.id) > (c.txid, c.id)`),
       deps.pool.query(`SELECT destination_id, count(*)::int AS queued,
@@ -101,12 +102,14 @@ export function createAdminRoutes(deps: AdminDeps): Router {
       deps.pool.query(
         `SELECT destination_id, count(*)::int AS failed_events FROM failed_events GROUP BY 1 ORDER BY 1`,
       ),
+      warehouseStatus(deps.pool),
     ]);
     response.json({
       ingest: ingest.rows[0],
       deliveries: deliveries.rows,
       deadLetters: dead.rows,
       failedEvents: failed.rows,
+      warehouses,
     });
   });
   return router;

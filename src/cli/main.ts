@@ -4,6 +4,7 @@
  *   sluice migrate
  *   sluice transform test FILE --events FILE [--json]
  *   sluice replay --dead-letters | --failed-events [--destination ID] [--ids 1,2]
+ *   sluice warehouse sync [--destination ID]
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ import { createLogger, type Logger } from '../log';
 import { runClusterPrimary } from './cluster';
 import { runReplay } from './replay-command';
 import { runTransformTest } from './transform-command';
+import { runWarehouseSync } from './warehouse-command';
 import { startSluice } from './sluice-app';
 
 const USAGE = `Usage:
@@ -23,6 +25,7 @@ const USAGE = `Usage:
   sluice migrate
   sluice transform test FILE --events EVENTS.json [--json] [--workspace FILE]
   sluice replay --dead-letters | --failed-events [--destination ID] [--ids 1,2,3]
+  sluice warehouse sync [--destination ID]
 
 Environment: DATABASE_URL (embedded PostgreSQL when unset), PORT, SLUICE_WORKSPACE,
 SLUICE_LOG_LEVEL and the others listed in README.md.`;
@@ -93,6 +96,10 @@ export async function main(argv: string[]): Promise<number> {
         settings,
         logger,
       );
+    }
+    case 'warehouse': {
+      if (positionals[0] !== 'sync') return usage('warehouse needs the subcommand sync');
+      return runWarehouseSync({ destinationId: values.destination }, settings, logger);
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);

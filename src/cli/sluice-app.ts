@@ -21,6 +21,7 @@ import { destinationOf, validateDestinationConfig } from '../../destinations';
 import { Processor } from '../processor/processor';
 import { ROUTER_SESSION_SETTINGS } from '../router/claim-deliveries';
 import { Router } from '../router/router';
+import { Warehouses } from '../warehouse/warehouses';
 import { TransformationSandbox } from '../sandbox/transformation-sandbox';
 import type { Logger } from '../log';
 import { createMetrics, type Metrics } from '../metrics';
@@ -143,6 +144,27 @@ async function start(
   if (sandbox) {
     workspace.onChange((current) => sandbox.setLimits(current.sandbox));
     stack.push({ name: 'sandbox', stop: () => sandbox.dispose() });
+  }
+  if (roles.has('warehouse')) {
+    const warehouses = new Warehouses({
+      pool: database.pool,
+      logger,
+      metrics,
+      destinations: destinationOf,
+      workspace: () => workspace.current,
+    });
+    await warehouses.apply(workspace.current);
+    workspace.onChange((current) => {
+      warehouses
+        .apply(current)
+        .catch((error) =>
+          logger.error({ err: error }, 'applying the workspace to the warehouses failed'),
+        );
+    });
+    warehouses.start();
+    // Pushed before the processor, so stopped after it (stages stop in reverse): the last load
+    // takes what the processor staged in its last chunk.
+    stack.push({ name: 'warehouses', stop: () => warehouses.stop() });
   }
   if (roles.has('processor')) {
     const processor = new Processor(

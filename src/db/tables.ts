@@ -109,6 +109,16 @@ export interface WarehouseStagingTable {
   payload: string;
 }
 
+export interface WarehouseLoadsTable {
+  destination_id: string;
+  last_load_at: Timestamp | null;
+  last_load_rows: number | null;
+  last_load_tables: string[] | null;
+  last_error: string | null;
+  last_error_at: Timestamp | null;
+  failing_since: Timestamp | null;
+}
+
 export interface MigrationsTable {
   id: number;
   name: string;
@@ -127,5 +137,6 @@ export interface Tables {
   delivery_jobs: DeliveryJobsTable;
   dead_letters: DeadLettersTable;
   warehouse_staging: WarehouseStagingTable;
+  warehouse_loads: WarehouseLoadsTable;
   sluice_migrations: MigrationsTable;
 }
