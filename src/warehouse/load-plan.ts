@@ -2,8 +2,9 @@
  * Schema evolution for one load, the same for every warehouse: given the tables as they are and
  * the rows to load, which tables and columns to create, and each value as its column takes it.
  *
- * - A new column's type is the type of the first value seen for it (in load order); a column
- *   that exists keeps its type.
+ * - A new column's type is the type of the first value seen for it (in load order), except that a
+ *   number column the load creates is a float column when any of its numbers has a fraction; a
+ *   column that exists keeps its type.
  * - A value of another type is converted where nothing is lost (an integer into a float column,
  *   anything into a string column, as its text); otherwise the row gets NULL there and the value
  *   goes to the discards table with the reason. So is text the warehouse cannot store, and a
@@ -65,13 +66,20 @@ export function planLoad(
   // First every new column, typed by its first value, so that later rows see the final types.
   for (const row of merged) {
     const columns = columnsOf(row.table);
+    const planned = plan.createTables.get(row.table) ?? added(plan, row.table);
     for (const [column, cell] of row.cells) {
+      if (planned.get(column) === 'int' && cell.type === 'float') {
+        // A number column made by this load takes fractions when any of its numbers has one.
+        planned.set(column, 'float');
+        columns.set(column, 'float');
+      }
       if (columns.has(column) || columns.size >= dialect.maxColumns) continue;
       columns.set(column, cell.type);
-      const target = plan.createTables.get(row.table) ?? added(plan, row.table);
-      target.set(column, cell.type);
+      planned.set(column, cell.type);
     }
   }
+  for (const [table, columns] of plan.addColumns)
+    if (columns.size === 0) plan.addColumns.delete(table);
 
   const byTable = new Map<string, TableRow[]>();
   for (const row of merged) {

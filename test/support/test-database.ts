@@ -62,3 +62,19 @@ export async function createTestDatabase(
     },
   };
 }
+
+/** An empty database of its own, playing a user's warehouse; dropped like the test databases. */
+export async function createWarehouseDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `sluice_wh_${randomBytes(5).toString('hex')}`;
+  await admin((client) => client.query(`CREATE DATABASE ${name}`));
+  return {
+    url: databaseUrl(name),
+    async drop() {
+      if ((globalThis as { __sluiceTestFailed?: boolean }).__sluiceTestFailed) {
+        process.stderr.write(`warehouse database kept for inspection: ${databaseUrl(name)}\n`);
+        return;
+      }
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
