@@ -19,11 +19,12 @@ export interface StagedRow {
   payload: string;
 }
 
-/** The destination's oldest staged rows, in the order they were staged. */
+/** The destination's oldest staged rows after `afterId`, in the order they were staged. */
 export async function readStaged(
   pool: pg.Pool,
   destinationId: string,
   limit: number,
+  afterId = 0,
 ): Promise<StagedRow[]> {
   const { rows } = await pool.query<{
     id: string;
@@ -34,8 +35,8 @@ export async function readStaged(
     payload: string;
   }>(
     `SELECT id, source_id, message_id, user_key, received_at, payload FROM warehouse_staging
-     WHERE destination_id = $1 ORDER BY id LIMIT $2`,
-    [destinationId, limit],
+     WHERE destination_id = $1 AND id > $3 ORDER BY id LIMIT $2`,
+    [destinationId, limit, afterId],
   );
   return rows.map((row) => ({
     id: Number(row.id),

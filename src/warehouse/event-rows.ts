@@ -22,11 +22,8 @@ import { snakeCase, warehouseName, type WarehouseDialect } from './naming';
 export const COLUMN_TYPES = ['timestamp', 'int', 'float', 'boolean', 'string'] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 
-/** One value with the type it would give its column. Timestamps keep the text they came as. */
-export interface Cell {
-  type: ColumnType;
-  value: string | number | boolean;
-}
+/** A value as a warehouse column holds it. Timestamps keep the text they came as. */
+export type Value = string | number | boolean;
 
 /** A value the warehouse will not get, and why; it is written to the discards table instead. */
 export interface Discard {
@@ -39,11 +36,23 @@ export interface Discard {
   reason: string;
 }
 
+/**
+ * One row for one table. Its cells are three arrays side by side (names, the type each value
+ * would give its column, values): a load maps tens of thousands of events with dozens of
+ * values each, and an object per value is what the garbage collector would spend its time on.
+ */
 export interface TableRow {
   table: string;
-  /** How a row with an `id` already loaded is written: `replace`d, or `merge`d (users). */
-  write: 'replace' | 'merge';
-  cells: Map<string, Cell>;
+  /**
+   * How a row whose `id` is loaded already is written: `insert`: not at all (an id is one event,
+   * so a repeat is the same row); `merge`: its values over the old ones (users' latest traits).
+   */
+  write: 'insert' | 'merge';
+  id: string;
+  receivedAt: string;
+  columns: string[];
+  types: ColumnType[];
+  values: Value[];
   /** Values of this row that are discarded already (a property named like a common column). */
   discards: Discard[];
 }
@@ -66,60 +75,48 @@ export function eventRows(
   dialect: WarehouseDialect,
   loadedAt: string,
 ): TableRow[] {
-  const common = commonCells(event, dialect, loadedAt);
   const id = event.messageId;
   const receivedAt = event.receivedAt;
-  const row = (table: string, extra: Map<string, Cell>, fields?: unknown): TableRow => {
-    const cells = new Map([...common, ...extra]);
-    const discards: Discard[] = [];
-    if (fields !== undefined) {
-      for (const [column, cell] of flatten(fields, '', dialect)) {
-        if (cells.has(column)) {
-          discards.push({
-            table,
-            column,
-            rowId: id,
-            value: JSON.stringify(cell.value),
-            receivedAt,
-            reason: `"${column}" is a column Sluice writes itself`,
-          });
-        } else cells.set(column, cell);
-      }
-    }
-    return { table, write: 'replace', cells, discards };
+  const common = emptyRow('', 'insert', id, receivedAt);
+  addCommon(common, event, dialect, loadedAt);
+  const row = (table: string, extra: Array<[string, string]>, fields?: unknown): TableRow => {
+    const built: TableRow = {
+      ...common,
+      table,
+      columns: common.columns.slice(),
+      types: common.types.slice(),
+      values: common.values.slice(),
+      discards: [],
+    };
+    for (const [column, value] of extra) add(built, column, 'string', value);
+    if (fields !== undefined) addFields(built, fields, dialect);
+    return built;
   };
-  const named = (column: string, value: unknown): Map<string, Cell> =>
-    typeof value === 'string' && value !== ''
-      ? new Map([[column, { type: 'string', value }]])
-      : new Map();
+  const named = (column: string, value: unknown): Array<[string, string]> =>
+    typeof value === 'string' && value !== '' ? [[column, value]] : [];
 
   switch (event.type) {
     case 'track': {
       const name = String(event.event);
-      const trackCells = new Map<string, Cell>([
-        ['event', { type: 'string', value: snakeCase(name) }],
-        ['event_text', { type: 'string', value: name }],
-      ]);
-      const rows = [row('tracks', trackCells)];
+      const track: Array<[string, string]> = [
+        ['event', snakeCase(name)],
+        ['event_text', name],
+      ];
+      const rows = [row('tracks', track)];
       const table = eventTable(name, dialect);
-      if (table) rows.push(row(table, trackCells, event.properties));
+      if (table) rows.push(row(table, track, event.properties));
       return rows;
     }
     case 'identify': {
       const traits = traitsOf(event);
-      const rows = [row('identifies', new Map(), traits)];
-      if (typeof event.userId === 'string') {
-        const user = new Map<string, Cell>([
-          ['id', { type: 'string', value: event.userId }],
-          ['received_at', { type: 'timestamp', value: receivedAt }],
-          ['uuid_ts', { type: 'timestamp', value: loadedAt }],
-        ]);
-        const users = { table: 'users', write: 'merge' as const, cells: user, discards: [] };
-        for (const [column, cell] of flatten(traits, '', dialect)) {
-          if (users.cells.has(column)) continue; // `id` and the times are the user's own
-          users.cells.set(column, cell);
-        }
-        rows.push(users);
+      const rows = [row('identifies', [], traits)];
+      if (typeof event.userId === 'string' && event.userId !== '') {
+        const user = emptyRow('users', 'merge', event.userId, receivedAt);
+        add(user, 'id', 'string', event.userId);
+        add(user, 'received_at', 'timestamp', receivedAt);
+        add(user, 'uuid_ts', 'timestamp', loadedAt);
+        addFields(user, traits, dialect);
+        rows.push(user);
       }
       return rows;
     }
@@ -134,6 +131,21 @@ export function eventRows(
   }
 }
 
+function emptyRow(
+  table: string,
+  write: TableRow['write'],
+  id: string,
+  receivedAt: string,
+): TableRow {
+  return { table, write, id, receivedAt, columns: [], types: [], values: [], discards: [] };
+}
+
+function add(row: TableRow, column: string, type: ColumnType, value: Value): void {
+  row.columns.push(column);
+  row.types.push(type);
+  row.values.push(value);
+}
+
 /** The table of a track event: its name in snake_case, `_` first when it is a Segment table's. */
 function eventTable(name: string, dialect: WarehouseDialect): string | undefined {
   const table = warehouseName(name, dialect);
@@ -145,14 +157,15 @@ function traitsOf(event: SegmentEvent): Record<string, unknown> {
   return { ...fromContext, ...(isObject(event.traits) ? event.traits : {}) };
 }
 
-function commonCells(
+function addCommon(
+  row: TableRow,
   event: SegmentEvent,
   dialect: WarehouseDialect,
   loadedAt: string,
-): Map<string, Cell> {
-  const cells = new Map<string, Cell>([['id', { type: 'string', value: event.messageId }]]);
+): void {
+  add(row, 'id', 'string', event.messageId);
   const set = (column: string, type: ColumnType, value: unknown) => {
-    if (typeof value === 'string' && value !== '') cells.set(column, { type, value });
+    if (typeof value === 'string' && value !== '') add(row, column, type, value);
   };
   set('anonymous_id', 'string', event.anonymousId);
   set('user_id', 'string', event.userId);
@@ -161,43 +174,76 @@ function commonCells(
   set('timestamp', 'timestamp', event.timestamp);
   set('original_timestamp', 'timestamp', event.originalTimestamp);
   set('uuid_ts', 'timestamp', loadedAt);
-  for (const [column, cell] of flatten(event.context, 'context', dialect)) {
-    if (!cells.has(column)) cells.set(column, cell);
-  }
-  return cells;
+  const taken = new Set(row.columns);
+  flatten(event.context, 'context', dialect, (column, type, value) => {
+    if (taken.has(column)) return; // context keys that name one column: the first is kept
+    taken.add(column);
+    add(row, column, type, value);
+  });
 }
 
 /**
- * Columns and cells of an object's leaves, names joined with `_` under `prefix`. Events are at
+ * Adds the leaves of properties or traits as columns. One that names a column the row has (a
+ * common column, or an earlier key with the same name) is discarded with the reason, as Segment
+ * discards properties named like its own columns.
+ */
+function addFields(row: TableRow, fields: unknown, dialect: WarehouseDialect): void {
+  const taken = new Set(row.columns);
+  const own = taken.size;
+  flatten(fields, '', dialect, (column, type, value) => {
+    if (!taken.has(column)) {
+      taken.add(column);
+      add(row, column, type, value);
+      return;
+    }
+    row.discards.push({
+      table: row.table,
+      column,
+      rowId: row.id,
+      value: JSON.stringify(value),
+      receivedAt: row.receivedAt,
+      reason:
+        row.columns.indexOf(column) < own
+          ? `"${column}" is a column Sluice writes itself`
+          : `another key of the event is named "${column}" too`,
+    });
+  });
+}
+
+/**
+ * Calls `leaf` for each leaf of an object, names joined with `_` under `prefix`. Events are at
  * most 64 levels deep (the gateway's limit), so the recursion is bounded.
  */
-function flatten(value: unknown, prefix: string, dialect: WarehouseDialect): Map<string, Cell> {
-  const cells = new Map<string, Cell>();
+function flatten(
+  value: unknown,
+  prefix: string,
+  dialect: WarehouseDialect,
+  leaf: (column: string, type: ColumnType, value: Value) => void,
+): void {
   const walk = (node: unknown, path: string) => {
     if (node === null || node === undefined) return;
     if (isObject(node)) {
-      for (const key of Object.keys(node)) {
-        walk(node[key], path === '' ? key : `${path}_${key}`);
-      }
+      for (const key of Object.keys(node)) walk(node[key], path === '' ? key : `${path}_${key}`);
       return;
     }
     const column = warehouseName(path, dialect);
-    if (column === undefined || cells.has(column)) return; // the first of two keys that collide
-    cells.set(column, cellOf(node));
+    if (column === undefined) return;
+    const type = typeOf(node);
+    leaf(
+      column,
+      type,
+      type === 'string' && typeof node !== 'string' ? JSON.stringify(node) : (node as Value),
+    );
   };
   walk(value, prefix);
-  return cells;
 }
 
-/** The cell a JSON value makes: arrays as JSON text, ISO-8601 strings as timestamps. */
-export function cellOf(value: unknown): Cell {
-  if (typeof value === 'boolean') return { type: 'boolean', value };
-  if (typeof value === 'number') {
-    return { type: Number.isSafeInteger(value) ? 'int' : 'float', value };
-  }
-  if (typeof value === 'string')
-    return { type: isTimestamp(value) ? 'timestamp' : 'string', value };
-  return { type: 'string', value: JSON.stringify(value) };
+/** The column type a JSON value gives: arrays are JSON text, ISO-8601 strings timestamps. */
+export function typeOf(value: unknown): ColumnType {
+  if (typeof value === 'boolean') return 'boolean';
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? 'int' : 'float';
+  if (typeof value === 'string' && isTimestamp(value)) return 'timestamp';
+  return 'string';
 }
 
 const ISO_8601 =
@@ -209,14 +255,23 @@ const ISO_8601 =
  * fails a load.
  */
 export function isTimestamp(text: string): boolean {
+  // Most strings are not dates: rule them out before the regular expression runs.
+  const first = text.charCodeAt(0);
+  if (text.length < 10 || first < 48 || first > 57 || text.charCodeAt(4) !== 45) return false;
   const match = ISO_8601.exec(text);
   if (!match) return false;
-  const [year, month, day, hour = 0, minute = 0, second = 0] = match
-    .slice(1, 7)
-    .map((part) => (part === undefined ? undefined : Number(part)));
-  if (year! < 1 || month! < 1 || month! > 12 || day! < 1) return false;
-  if (day! > new Date(Date.UTC(year!, month!, 0)).getUTCDate()) return false;
-  return hour! <= 23 && minute! <= 59 && second! <= 59;
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false;
+  return Number(match[4] ?? 0) <= 23 && Number(match[5] ?? 0) <= 59 && Number(match[6] ?? 0) <= 59;
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS[month - 1];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -10,16 +10,16 @@
  *   goes to the discards table with the reason. So is text the warehouse cannot store, and a
  *   value for a new column of a table that has the most columns the warehouse allows. Nothing is
  *   lost silently and no value fails a load.
- * - Rows with the same `id` in one load become one: the last one (an SDK retry is the same
- *   event), or for `users` all of them merged, later traits winning.
+ * - Rows with the same `id` in one load become one: the first (an SDK retry is the same event),
+ *   or for `users` all of them merged, later traits winning.
  */
-import type { Cell, ColumnType, Discard, TableRow } from './event-rows';
+import type { ColumnType, Discard, TableRow, Value } from './event-rows';
 import type { WarehouseDialect } from './naming';
+
+export type { Value } from './event-rows';
 
 /** The warehouse's tables: table → column → type. */
 export type SchemaState = ReadonlyMap<string, ReadonlyMap<string, ColumnType>>;
-
-export type Value = string | number | boolean;
 
 /** One table's part of a load: its columns and rows, each value of its column's type or null. */
 export interface TableLoad {
@@ -50,121 +50,141 @@ export function planLoad(
     tables: [],
     discards: [],
   };
-  const schema = new Map<string, Map<string, ColumnType>>();
-  const columnsOf = (table: string) => {
-    let columns = schema.get(table);
-    if (!columns) {
-      const found = existing.get(table);
-      columns = new Map(found ?? []);
-      schema.set(table, columns);
-      if (!found) plan.createTables.set(table, new Map());
-    }
-    return columns;
-  };
-  const merged = mergeById(rows);
-
-  // First every new column, typed by its first value, so that later rows see the final types.
-  for (const row of merged) {
-    const columns = columnsOf(row.table);
-    const planned = plan.createTables.get(row.table) ?? added(plan, row.table);
-    for (const [column, cell] of row.cells) {
-      if (planned.get(column) === 'int' && cell.type === 'float') {
-        // A number column made by this load takes fractions when any of its numbers has one.
-        planned.set(column, 'float');
-        columns.set(column, 'float');
-      }
-      if (columns.has(column) || columns.size >= dialect.maxColumns) continue;
-      columns.set(column, cell.type);
-      planned.set(column, cell.type);
-    }
-  }
-  for (const [table, columns] of plan.addColumns)
-    if (columns.size === 0) plan.addColumns.delete(table);
-
-  const byTable = new Map<string, TableRow[]>();
-  for (const row of merged) {
-    const list = byTable.get(row.table) ?? [];
-    list.push(row);
-    byTable.set(row.table, list);
-  }
-  for (const [table, tableRows] of byTable) {
-    const types = schema.get(table)!;
-    const loaded: Array<Map<string, Value>> = [];
-    const present = new Set<string>();
-    for (const row of tableRows) {
-      plan.discards.push(...row.discards);
-      const values = new Map<string, Value>();
-      const rowId = String(row.cells.get('id')?.value);
-      const receivedAt = String(row.cells.get('received_at')?.value ?? '');
-      const discard = (column: string, cell: Cell, reason: string) =>
-        plan.discards.push({
-          table,
-          column,
-          rowId,
-          value: JSON.stringify(cell.value),
-          receivedAt,
-          reason,
-        });
-      for (const [column, cell] of row.cells) {
-        const type = types.get(column);
-        if (type === undefined) {
-          discard(column, cell, `the table has the most columns allowed (${dialect.maxColumns})`);
-          continue;
-        }
-        const value = converted(cell, type);
-        if (value === undefined) discard(column, cell, `a ${cell.type} in a ${type} column`);
-        else if (typeof value === 'string' && !dialect.canStore(value)) {
-          discard(column, cell, 'text the warehouse cannot store (a NUL or a lone surrogate)');
-        } else {
-          values.set(column, value);
-          present.add(column);
-        }
-      }
-      loaded.push(values);
-    }
-    const columns = [...present];
-    plan.tables.push({
-      table,
-      write: tableRows[0].write,
-      columns,
-      types: columns.map((column) => types.get(column)!),
-      rows: loaded.map((values) => columns.map((column) => values.get(column) ?? null)),
-    });
+  for (const [table, tableRows] of mergeById(rows)) {
+    const found = existing.get(table);
+    const types = new Map(found ?? []);
+    const planned = new Map<string, ColumnType>();
+    typeNewColumns(tableRows, types, planned, dialect.maxColumns);
+    if (!found) plan.createTables.set(table, planned);
+    else if (planned.size > 0) plan.addColumns.set(table, planned);
+    plan.tables.push(tableLoad(table, tableRows, types, dialect, plan.discards));
   }
   return plan;
 }
 
-function added(plan: LoadPlan, table: string): Map<string, ColumnType> {
-  let columns = plan.addColumns.get(table);
-  if (!columns) plan.addColumns.set(table, (columns = new Map()));
-  return columns;
-}
-
-/** One row per (table, id): the last, or for `merge` tables all merged in order. */
-function mergeById(rows: readonly TableRow[]): TableRow[] {
-  const byKey = new Map<string, TableRow>();
+/** Types every column the rows name and the table lacks, by its first value (see the top). */
+function typeNewColumns(
+  rows: readonly TableRow[],
+  types: Map<string, ColumnType>,
+  planned: Map<string, ColumnType>,
+  maxColumns: number,
+): void {
   for (const row of rows) {
-    const key = `${row.table}\u0000${String(row.cells.get('id')?.value)}`;
-    const before = byKey.get(key);
-    if (before && row.write === 'merge') {
-      byKey.set(key, {
-        ...row,
-        cells: new Map([...before.cells, ...row.cells]),
-        discards: [...before.discards, ...row.discards],
-      });
-    } else {
-      // Delete first: the row takes the place of its last version in load order.
-      byKey.delete(key);
-      byKey.set(key, row);
+    for (let i = 0; i < row.columns.length; i++) {
+      const column = row.columns[i];
+      const type = row.types[i];
+      const known = types.get(column);
+      if (known === undefined) {
+        if (types.size >= maxColumns) continue;
+        types.set(column, type);
+        planned.set(column, type);
+      } else if (known === 'int' && type === 'float' && planned.has(column)) {
+        // A number column made by this load takes fractions when any of its numbers has one.
+        types.set(column, 'float');
+        planned.set(column, 'float');
+      }
     }
   }
-  return [...byKey.values()];
+}
+
+/** The rows as arrays in column order, each value converted to its column's type or discarded. */
+function tableLoad(
+  table: string,
+  rows: readonly TableRow[],
+  types: ReadonlyMap<string, ColumnType>,
+  dialect: WarehouseDialect,
+  discards: Discard[],
+): TableLoad {
+  // Column positions as they appear; rows are arrays in that order, padded with null.
+  const positions = new Map<string, number>();
+  const loaded: Array<Array<Value | null>> = [];
+  for (const row of rows) {
+    for (const discard of row.discards) discards.push(discard);
+    const values: Array<Value | null> = [];
+    for (let i = 0; i < row.columns.length; i++) {
+      const column = row.columns[i];
+      const type = types.get(column);
+      const value = type === undefined ? undefined : converted(row.types[i], row.values[i], type);
+      let reason: string | undefined;
+      if (type === undefined)
+        reason = `the table has the most columns allowed (${dialect.maxColumns})`;
+      else if (value === undefined) reason = `a ${row.types[i]} in a ${type} column`;
+      else if (typeof value === 'string' && !dialect.canStore(value)) {
+        reason = 'text the warehouse cannot store (a NUL or a lone surrogate)';
+      }
+      if (reason !== undefined) {
+        discards.push({
+          table,
+          column,
+          rowId: row.id,
+          value: JSON.stringify(row.values[i]),
+          receivedAt: row.receivedAt,
+          reason,
+        });
+        continue;
+      }
+      let position = positions.get(column);
+      if (position === undefined) positions.set(column, (position = positions.size));
+      values[position] = value!;
+    }
+    loaded.push(values);
+  }
+  const columns = [...positions.keys()];
+  for (const values of loaded) {
+    for (let i = 0; i < columns.length; i++) values[i] ??= null;
+  }
+  return {
+    table,
+    write: rows[0].write,
+    columns,
+    types: columns.map((column) => types.get(column)!),
+    rows: loaded,
+  };
+}
+
+/**
+ * The rows per table, one per id: the first, or for `merge` tables all merged in order. Order
+ * matters within a table only (the first value of a column types it).
+ */
+function mergeById(rows: readonly TableRow[]): Map<string, TableRow[]> {
+  const tables = new Map<string, Map<string, TableRow>>();
+  for (const row of rows) {
+    let byId = tables.get(row.table);
+    if (!byId) tables.set(row.table, (byId = new Map()));
+    const before = byId.get(row.id);
+    if (!before) byId.set(row.id, row);
+    else if (row.write === 'merge') byId.set(row.id, merged(before, row));
+  }
+  return new Map([...tables].map(([table, byId]) => [table, [...byId.values()]]));
+}
+
+/** `before` with `after`'s values over it (a later identify's traits win). */
+function merged(before: TableRow, after: TableRow): TableRow {
+  const row = {
+    ...after,
+    columns: before.columns.slice(),
+    types: before.types.slice(),
+    values: before.values.slice(),
+    discards: [...before.discards, ...after.discards],
+  };
+  for (let i = 0; i < after.columns.length; i++) {
+    const at = row.columns.indexOf(after.columns[i]);
+    if (at === -1) {
+      row.columns.push(after.columns[i]);
+      row.types.push(after.types[i]);
+      row.values.push(after.values[i]);
+    } else {
+      row.types[at] = after.types[i];
+      row.values[at] = after.values[i];
+    }
+  }
+  return row;
 }
 
 /** The value as a column of `type` takes it without loss, or undefined. */
-function converted(cell: Cell, type: ColumnType): Value | undefined {
-  if (cell.type === type) return cell.value;
-  if (type === 'string') return String(cell.value);
-  if (type === 'float' && cell.type === 'int') return cell.value;
+function converted(from: ColumnType, value: Value, type: ColumnType): Value | undefined {
+  if (from === type) return value;
+  if (type === 'string') return String(value);
+  if (type === 'float' && from === 'int') return value;
   return undefined;
 }

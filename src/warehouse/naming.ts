@@ -45,6 +45,25 @@ export function snakeCase(text: string): string {
  * to the dialect's limit with a hash of the whole name at the end.
  */
 export function warehouseName(text: string, dialect: WarehouseDialect): string | undefined {
+  // Events repeat their keys: each is named once (a bounded cache, so odd keys cannot grow it).
+  let names = namesByDialect.get(dialect);
+  if (!names || names.size >= MAX_CACHED_NAMES) {
+    namesByDialect.set(dialect, (names = new Map()));
+  }
+  const known = names.get(text);
+  if (known !== undefined) return known === NO_NAME ? undefined : known;
+  const name = nameOf(text, dialect);
+  names.set(text, name ?? NO_NAME);
+  return name;
+}
+
+/** Cached for a text that has no name (an empty name is never one). */
+const NO_NAME = '';
+
+const MAX_CACHED_NAMES = 50_000;
+const namesByDialect = new WeakMap<WarehouseDialect, Map<string, string>>();
+
+function nameOf(text: string, dialect: WarehouseDialect): string | undefined {
   let name = snakeCase(text);
   if (name === '') return undefined;
   if (/^[0-9]/.test(name) || dialect.reservedWords.has(name)) name = `_${name}`;

@@ -170,9 +170,18 @@ export class WarehouseLoader {
       if (!rows[0].locked) return { ...report, busy: true };
       try {
         const tables = new Set<string>();
+        const { batchRows } = this.options;
+        let next = readStaged(pool, this.destinationId, batchRows);
         for (;;) {
-          const staged = await readStaged(pool, this.destinationId, this.options.batchRows);
+          const staged = await next;
           if (staged.length === 0) break;
+          // The next batch is read while this one loads. A row staged meanwhile with a lower id
+          // (its transaction committed late) waits for the next sync.
+          next =
+            staged.length < batchRows
+              ? Promise.resolve([])
+              : readStaged(pool, this.destinationId, batchRows, staged[staged.length - 1].id);
+          next.catch(() => undefined); // awaited above, unless this batch fails first
           const loaded = await this.#loadBatch(staged);
           const refusedIds = new Set(loaded.refused.map(({ row }) => row.id));
           await recordLoad(pool, this.destinationId, {
@@ -190,7 +199,6 @@ export class WarehouseLoader {
           report.refused += loaded.refused.length;
           for (const table of loaded.tables) tables.add(table);
           metrics.warehouseLoadedRows.inc({ destination: this.destinationId }, loaded.rows);
-          if (staged.length < this.options.batchRows) break;
         }
         report.tables = [...tables].sort();
         this.#failures = 0;
