@@ -9,8 +9,9 @@
  *    JSON; a new table per load, so retries never count against the 1,500 changes a day BigQuery
  *    allows a table, which DML does not count), with an expiration so that a crash leaves none
  *    behind for more than a day;
- * 5. MERGEs the staged rows into the tables by key in one transaction (of at most 100 tables,
- *    BigQuery's limit), the discards included, and drops the staging tables.
+ * 5. MERGEs the staged rows into the tables by key in one transaction, the discards included
+ *    (a load of more than 100 tables, or of more MERGE text than a query may have, in several:
+ *    BigQuery's limits), and drops the staging tables.
  * Loading the same batch again changes nothing more: every write is a MERGE by key.
  */
 import { randomBytes } from 'node:crypto';
@@ -41,6 +42,8 @@ const STAGING_TTL_MS = 24 * 60 * 60 * 1000;
 const PARALLEL_REQUESTS = 4;
 /** BigQuery's limit on the tables one transaction may change. */
 const TABLES_PER_TRANSACTION = 100;
+/** BigQuery's limit on a query's text is 1 MB; the rest is room for the script's own lines. */
+const SCRIPT_CHARACTERS = 1_000_000;
 
 /** A table as `tables.get` showed it. */
 interface TableState {
@@ -204,9 +207,7 @@ export class BigQueryWarehouse implements Warehouse {
           since: dedupWindowStart(load),
         }),
       );
-      for (let start = 0; start < statements.length; start += TABLES_PER_TRANSACTION) {
-        const part = statements.slice(start, start + TABLES_PER_TRANSACTION);
-        const script = ['BEGIN TRANSACTION;', ...part, 'COMMIT TRANSACTION;'].join('\n');
+      for (const script of transactions(statements)) {
         await runQueryJob(this.#client, script, this.#location);
       }
     } finally {
@@ -220,6 +221,31 @@ export class BigQueryWarehouse implements Warehouse {
       });
     }
   }
+}
+
+/**
+ * The statements as transaction scripts, each within BigQuery's limits (tables, text). A table
+ * whose one MERGE is longer than a query may be (thousands of long column names) still fails:
+ * BigQuery answers "The query is too large".
+ */
+function transactions(statements: string[]): string[] {
+  const scripts: string[][] = [];
+  let size = 0;
+  for (const statement of statements) {
+    const last = scripts.at(-1);
+    if (
+      last &&
+      last.length < TABLES_PER_TRANSACTION &&
+      size + statement.length < SCRIPT_CHARACTERS
+    ) {
+      last.push(statement);
+      size += statement.length + 1;
+    } else {
+      scripts.push([statement]);
+      size = statement.length + 1;
+    }
+  }
+  return scripts.map((part) => ['BEGIN TRANSACTION;', ...part, 'COMMIT TRANSACTION;'].join('\n'));
 }
 
 /** A value written as NULL (a timestamp BigQuery cannot hold), as a discard. */

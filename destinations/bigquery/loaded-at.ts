@@ -11,20 +11,27 @@ export const LOADED_AT = 'loaded_at';
 /** The rows with `loaded_at` set to `at` (an ISO-8601 time). */
 export function withLoadedAt(rows: readonly TableRow[], at: string): TableRow[] {
   return rows.map((row) => {
-    const cells = new Map(row.cells);
     const discards = [...row.discards];
-    const property = cells.get(LOADED_AT);
+    const property = row.cells.get(LOADED_AT);
     if (property !== undefined) {
       discards.push({
         table: row.table,
         column: LOADED_AT,
-        rowId: String(cells.get('id')?.value),
+        rowId: String(row.cells.get('id')?.value),
         value: JSON.stringify(property.value),
-        receivedAt: String(cells.get('received_at')?.value ?? ''),
+        receivedAt: String(row.cells.get('received_at')?.value ?? ''),
         reason: `"${LOADED_AT}" is a column Sluice writes itself`,
       });
     }
-    cells.set(LOADED_AT, { type: 'timestamp', value: at });
+    // Next to uuid_ts, among Sluice's own columns, which come before the properties: a table at
+    // BigQuery's column limit discards properties, not these.
+    const cells: TableRow['cells'] = new Map();
+    for (const [column, cell] of row.cells) {
+      if (column === LOADED_AT) continue;
+      cells.set(column, cell);
+      if (column === 'uuid_ts') cells.set(LOADED_AT, { type: 'timestamp', value: at });
+    }
+    if (!cells.has(LOADED_AT)) cells.set(LOADED_AT, { type: 'timestamp', value: at });
     return { ...row, cells, discards };
   });
 }

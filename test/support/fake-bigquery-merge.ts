@@ -47,10 +47,13 @@ export function runScript(
     if (!target || !source || !on) throw invalidQuery(`the fake cannot run: ${statement}`);
     const into = tableOf(target);
     const from = tableOf(source);
-    const typeOf = (table: typeof into, column: string) => {
-      const field = table.found.fields.find((candidate) => candidate.name === column);
-      if (!field) throw invalidQuery(`Unrecognized name: ${column}`);
-      return field.type;
+    const types = (table: typeof into) =>
+      new Map(table.found.fields.map((field) => [field.name!, field.type!]));
+    const columnTypes = { t: types(into), s: types(from) };
+    const typeOf = (table: 't' | 's', column: string) => {
+      const type = columnTypes[table].get(column);
+      if (!type) throw invalidQuery(`Unrecognized name: ${column}`);
+      return type;
     };
     const matched: Array<{ when: (scope: Scope) => boolean; set: Array<[string, Value]> }> = [];
     let insert: Array<[string, Value]> | undefined;
@@ -71,7 +74,7 @@ export function runScript(
     }
     for (const [column, value] of [...matched.flatMap(({ set }) => set), ...(insert ?? [])]) {
       for (const source of value.columns) {
-        if (typeOf(into, column) !== typeOf(source.table === 's' ? from : into, source.column)) {
+        if (typeOf('t', column) !== typeOf(source.table, source.column)) {
           throw invalidQuery(`Value of another type cannot be assigned to ${column}`);
         }
       }
@@ -90,9 +93,9 @@ export function runScript(
         matchedBy.set(t, s);
       }
       if (hits.length === 0 && insert) {
-        inserted.push(
-          Object.fromEntries(insert.map(([column, value]) => [column, value.of({ t: {}, s })])),
-        );
+        const empty = Object.fromEntries([...columnTypes.t.keys()].map((column) => [column, null]));
+        const values = insert.map(([column, value]) => [column, value.of({ t: {}, s })]);
+        inserted.push({ ...empty, ...Object.fromEntries(values) });
       }
     }
     for (const [t, s] of matchedBy) {

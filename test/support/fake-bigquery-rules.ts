@@ -71,7 +71,11 @@ export function checkedSchema(
 }
 
 /** One line of a JSON load, as the table stores it; throws BigQuery's `invalid`. */
-export function checkedRow(fields: TableField[], line: string, index: number): Row {
+export function checkedRow(
+  fields: ReadonlyMap<string, TableField>,
+  line: string,
+  index: number,
+): Row {
   const invalid = (message: string) =>
     new FakeError(
       400,
@@ -87,9 +91,10 @@ export function checkedRow(fields: TableField[], line: string, index: number): R
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {
     throw invalid('not an object');
   }
-  const row: Row = {};
+  // A field the line leaves out is NULL, as in any BigQuery row.
+  const row: Row = Object.fromEntries([...fields.keys()].map((name) => [name, null]));
   for (const [name, value] of Object.entries(object)) {
-    const field = fields.find((candidate) => candidate.name === name);
+    const field = fields.get(name);
     if (!field) throw invalid(`no such field: ${name}`);
     row[name] =
       value === null

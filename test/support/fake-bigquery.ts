@@ -216,6 +216,7 @@ export async function startFakeBigQuery(options: {
           }
         }
         table.fields = checkedSchema(tableId, fields, table.timePartitioning);
+        for (const row of table.rows) for (const field of fields) row[field.name!] ??= null;
         table.etag = ++etags;
         return ok(tableResource(datasetId, tableId, table));
       },
@@ -257,7 +258,8 @@ export async function startFakeBigQuery(options: {
           const lines = dataPart.split('\n');
           if (lines.pop() !== '')
             throw new FakeError(400, 'invalid', 'the last row has no newline');
-          const rows = lines.map((line, index) => checkedRow(table.fields, line, index));
+          const fields = new Map(table.fields.map((field) => [field.name!, field]));
+          const rows = lines.map((line, index) => checkedRow(fields, line, index));
           table.rows = load.writeDisposition === 'WRITE_TRUNCATE' ? rows : [...table.rows, ...rows];
         });
         return ok(jobResource(job));
