@@ -32,7 +32,7 @@ import { runLoadJob, runQueryJob } from './bigquery-jobs';
 import { DISCARDS_COLUMNS, DISCARDS_KEYS, discardsLoad } from './discards-load';
 import { inParallel } from './in-parallel';
 import { withLoadedAt } from './loaded-at';
-import { dedupWindowStart, mergeStatement } from './merge-statement';
+import { dedupWindowStart, mergeStatement, transactionScripts } from './merge-statement';
 import { ndjsonRows } from './ndjson-rows';
 import { columnTypesOf, fieldOf } from './table-schema';
 
@@ -40,10 +40,6 @@ import { columnTypesOf, fieldOf } from './table-schema';
 const STAGING_TTL_MS = 24 * 60 * 60 * 1000;
 /** Requests and jobs of one load at once: BigQuery allows 100 concurrent requests a user. */
 const PARALLEL_REQUESTS = 4;
-/** BigQuery's limit on the tables one transaction may change. */
-const TABLES_PER_TRANSACTION = 100;
-/** BigQuery's limit on a query's text is 1 MB; the rest is room for the script's own lines. */
-const SCRIPT_CHARACTERS = 1_000_000;
 
 /** A table as `tables.get` showed it. */
 interface TableState {
@@ -207,7 +203,7 @@ export class BigQueryWarehouse implements Warehouse {
           since: dedupWindowStart(load),
         }),
       );
-      for (const script of transactions(statements)) {
+      for (const script of transactionScripts(statements)) {
         await runQueryJob(this.#client, script, this.#location);
       }
     } finally {
@@ -221,31 +217,6 @@ export class BigQueryWarehouse implements Warehouse {
       });
     }
   }
-}
-
-/**
- * The statements as transaction scripts, each within BigQuery's limits (tables, text). A table
- * whose one MERGE is longer than a query may be (thousands of long column names) still fails:
- * BigQuery answers "The query is too large".
- */
-function transactions(statements: string[]): string[] {
-  const scripts: string[][] = [];
-  let size = 0;
-  for (const statement of statements) {
-    const last = scripts.at(-1);
-    if (
-      last &&
-      last.length < TABLES_PER_TRANSACTION &&
-      size + statement.length < SCRIPT_CHARACTERS
-    ) {
-      last.push(statement);
-      size += statement.length + 1;
-    } else {
-      scripts.push([statement]);
-      size = statement.length + 1;
-    }
-  }
-  return scripts.map((part) => ['BEGIN TRANSACTION;', ...part, 'COMMIT TRANSACTION;'].join('\n'));
 }
 
 /** A value written as NULL (a timestamp BigQuery cannot hold), as a discard. */

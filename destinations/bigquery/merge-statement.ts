@@ -8,6 +8,7 @@
  * Event tables are partitioned by day on `received_at`, and a MERGE reads every partition it
  * may match: a constant lower bound on `received_at` in the ON clause lets BigQuery read only
  * the days a duplicate can be in, so a load's cost follows its rows, not the table's age.
+ * A load's MERGEs run as one transaction, or as few as BigQuery's limits allow.
  */
 import type { TableLoad } from '../../src/warehouse/load-plan';
 import { bigQueryTimestamp } from './bigquery-timestamp';
@@ -20,6 +21,11 @@ import { bigQueryTimestamp } from './bigquery-timestamp';
 export const DEDUP_WINDOW_DAYS = 7;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** BigQuery's limit on the tables one transaction may change. */
+const TABLES_PER_TRANSACTION = 100;
+/** BigQuery's limit on a query's text is 1 MB; the rest is room for the script's own lines. */
+const SCRIPT_CHARACTERS = 1_000_000;
 
 export interface MergeSpec {
   /** The table, as a quoted path (`\`project.dataset.table\``). */
@@ -89,4 +95,29 @@ export function dedupWindowStart(load: TableLoad): string | undefined {
   if (earliest === undefined) return undefined;
   const start = new Date(Date.parse(earliest) - DEDUP_WINDOW_DAYS * DAY_MS);
   return start.getUTCFullYear() < 1 ? undefined : start.toISOString().slice(0, 10);
+}
+
+/**
+ * The statements as transaction scripts, each within BigQuery's limits (tables, text). A table
+ * whose one MERGE is longer than a query may be (thousands of long column names) still fails:
+ * BigQuery answers "The query is too large".
+ */
+export function transactionScripts(statements: readonly string[]): string[] {
+  const scripts: string[][] = [];
+  let size = 0;
+  for (const statement of statements) {
+    const last = scripts.at(-1);
+    if (
+      last &&
+      last.length < TABLES_PER_TRANSACTION &&
+      size + statement.length < SCRIPT_CHARACTERS
+    ) {
+      last.push(statement);
+      size += statement.length + 1;
+    } else {
+      scripts.push([statement]);
+      size = statement.length + 1;
+    }
+  }
+  return scripts.map((part) => ['BEGIN TRANSACTION;', ...part, 'COMMIT TRANSACTION;'].join('\n'));
 }

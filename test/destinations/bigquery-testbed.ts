@@ -49,10 +49,15 @@ export interface Testbed {
 /**
  * The fake BigQuery and a warehouse connected to it, configured through a workspace file as a
  * user would (the key from an environment variable); `config` adds to the destination's config.
+ * With `trusted: 'another key'` the fake checks signatures against a key the client lacks.
  */
-export async function startTestbed(config: Record<string, unknown> = {}): Promise<Testbed> {
+export async function startTestbed(
+  config: Record<string, unknown> = {},
+  { trusted = 'the key' }: { trusted?: 'the key' | 'another key' } = {},
+): Promise<Testbed> {
   const account = serviceAccount();
-  const fake = await startFakeBigQuery({ projectId: PROJECT, ...account });
+  const publicKey = trusted === 'the key' ? account.publicKey : serviceAccount().publicKey;
+  const fake = await startFakeBigQuery({ projectId: PROJECT, ...account, publicKey });
   const workspace = parseWorkspace(
     YAML.stringify({
       sources: [{ id: 'web', name: 'Shop', writeKey: 'shop-write-key' }],
