@@ -122,6 +122,27 @@ export async function startFakeBigQuery(options: {
     configuration: job.configuration,
     status: job.polls === 0 ? { state: 'RUNNING' } : job.status,
   });
+  /** A job as inserted, run at once; its outcome is reported from the first time it is asked for. */
+  const startJob = (
+    kind: FakeJob['kind'],
+    resource: {
+      jobReference: { jobId: string; location?: string };
+      configuration: FakeJob['configuration'];
+    },
+    run: () => void,
+  ): FakeJob => {
+    const job: FakeJob = {
+      id: resource.jobReference.jobId,
+      kind,
+      location: resource.jobReference.location,
+      configuration: resource.configuration,
+      status: { state: 'DONE' },
+      polls: 0,
+    };
+    jobs.push(job);
+    finishJob(job, run);
+    return job;
+  };
   const finishJob = (job: FakeJob, run: () => void) => {
     const failure = jobFailures.findIndex((failure) => failure.kind === job.kind);
     try {
@@ -240,16 +261,7 @@ export async function startFakeBigQuery(options: {
         const [metadataPart, dataPart] = multipartParts(request);
         const metadata = JSON.parse(metadataPart);
         const load = metadata.configuration.load;
-        const job: FakeJob = {
-          id: metadata.jobReference.jobId,
-          kind: 'load',
-          location: metadata.jobReference.location,
-          configuration: metadata.configuration,
-          status: { state: 'DONE' },
-          polls: 0,
-        };
-        jobs.push(job);
-        finishJob(job, () => {
+        const job = startJob('load', metadata, () => {
           if (load.sourceFormat !== 'NEWLINE_DELIMITED_JSON') {
             throw new FakeError(400, 'invalid', 'the fake loads newline-delimited JSON only');
           }
@@ -270,16 +282,9 @@ export async function startFakeBigQuery(options: {
       /^\/bigquery\/v2\/projects\/([^/]+)\/jobs$/,
       (_, request) => {
         const body = JSON.parse(request.body);
-        const job: FakeJob = {
-          id: body.jobReference.jobId,
-          kind: 'query',
-          location: body.jobReference.location,
-          configuration: body.configuration,
-          status: { state: 'DONE' },
-          polls: 0,
-        };
-        jobs.push(job);
-        finishJob(job, () => runScript(body.configuration.query.query, projectId, datasets));
+        const job = startJob('query', body, () =>
+          runScript(body.configuration.query.query, projectId, datasets),
+        );
         return ok(jobResource(job));
       },
     ],
@@ -380,7 +385,10 @@ function multipartParts(request: FakeRequest): string[] {
     .map((part) => part.slice(part.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''));
 }
 
-/** Whether the request carries a JWT signed with the service account's key, not expired. */
+/**
+ * Whether the request carries a JWT signed with the service account's key, for BigQuery's scope,
+ * not expired: the self-signed JWT google-auth-library makes outside Google's universe.
+ */
 function authorized(
   request: FakeRequest,
   key: { clientEmail: string; publicKey: KeyObject },
@@ -392,5 +400,9 @@ function authorized(
   verifier.update(`${header}.${payload}`);
   if (!verifier.verify(key.publicKey, Buffer.from(signature, 'base64url'))) return false;
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  return claims.iss === key.clientEmail && claims.exp * 1000 > Date.now();
+  return (
+    claims.iss === key.clientEmail &&
+    claims.scope === 'https://www.googleapis.com/auth/bigquery' &&
+    claims.exp * 1000 > Date.now()
+  );
 }
