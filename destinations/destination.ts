@@ -120,6 +120,11 @@ export interface WarehouseDestination<
   syncIntervalSeconds(config: Config): number;
   /** A client for the warehouse; the loader closes it when the destination goes. */
   connect(config: Config, context: { logger: Logger }): Warehouse;
+  /**
+   * Every credential the config holds (a password, a service account's key), for the loader to
+   * mask in the errors it stores and serves, as the router does for tool destinations.
+   */
+  credentialsOf?(config: Config): string[];
 }
 
 /** Any destination; the registry holds both kinds side by side. */

@@ -5,6 +5,7 @@
  */
 import type { DestinationConfig } from '../src/config/workspace';
 import { amplitude } from './amplitude';
+import { bigquery } from './bigquery';
 import { braze } from './braze';
 import { customerio } from './customerio';
 import type { AnyDestination, Destination } from './destination';
@@ -21,6 +22,7 @@ import { webhook } from './webhook';
 // pass each one the config validateDestinationConfig parsed for it.
 const ALL: readonly AnyDestination[] = [
   amplitude,
+  bigquery,
   braze,
   customerio,
   ga4,

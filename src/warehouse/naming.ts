@@ -15,6 +15,8 @@ export interface WarehouseDialect {
   readonly maxColumns: number;
   /** Words that cannot be a bare name, lower case. */
   readonly reservedWords: ReadonlySet<string>;
+  /** Beginnings a name cannot have, lower case (BigQuery reserves `_partition`, `_table_`, ...). */
+  readonly reservedPrefixes?: readonly string[];
   /** Whether the warehouse can store this text in a string column (no NUL in PostgreSQL). */
   canStore(text: string): boolean;
 }
@@ -41,8 +43,8 @@ export function snakeCase(text: string): string {
 
 /**
  * The warehouse name for `text` (already snake-cased or not): undefined when nothing of it is
- * left (`•¶§` has no letters), else prefixed with `_` before a digit or a reserved word, and cut
- * to the dialect's limit with a hash of the whole name at the end.
+ * left (`•¶§` has no letters), else prefixed with `_` before a digit, a reserved word or a
+ * reserved beginning, and cut to the dialect's limit with a hash of the whole name at the end.
  */
 export function warehouseName(text: string, dialect: WarehouseDialect): string | undefined {
   // Events repeat their keys: each is named once (a bounded cache, so odd keys cannot grow it).
@@ -67,6 +69,9 @@ function nameOf(text: string, dialect: WarehouseDialect): string | undefined {
   let name = snakeCase(text);
   if (name === '') return undefined;
   if (/^[0-9]/.test(name) || dialect.reservedWords.has(name)) name = `_${name}`;
+  // After the step above, which made BigQuery's reserved word `partition` its reserved beginning
+  // `_partition`. One more `_` is enough there: BigQuery's one beginning with `__` is `__root__`.
+  if (dialect.reservedPrefixes?.some((prefix) => name.startsWith(prefix))) name = `_${name}`;
   if (name.length <= dialect.maxNameLength) return name;
   const hash = createHash('sha1').update(name).digest('hex').slice(0, 8);
   return `${name.slice(0, dialect.maxNameLength - hash.length - 1)}_${hash}`;

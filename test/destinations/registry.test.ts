@@ -21,6 +21,9 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   webhook: { url: 'https://hooks.example.com/in', batchSize: 10 },
 };
 
+/** The warehouse types; every other type is a tool. */
+const WAREHOUSES = ['bigquery'];
+
 /** One rich event of each type. */
 const EVENTS: SegmentEvent[] = [
   segmentEvent('identify', { traits: { email: 'ada@example.com', firstName: 'Ada', plan: 'pro' } }),
@@ -43,6 +46,7 @@ test('every destination type is registered under its Segment display name', () =
   const names = Object.fromEntries([...DESTINATIONS].map(([type, d]) => [type, d.integrationName]));
   expect(names).toEqual({
     amplitude: 'Amplitude',
+    bigquery: 'BigQuery',
     braze: 'Braze',
     customerio: 'Customer.io',
     ga4: 'Google Analytics 4',
@@ -54,7 +58,7 @@ test('every destination type is registered under its Segment display name', () =
   });
   for (const [type, destination] of DESTINATIONS) {
     expect(destination.type).toBe(type);
-    expect(destination.kind).toBe('tool');
+    expect(destination.kind).toBe(WAREHOUSES.includes(type) ? 'warehouse' : 'tool');
     expect(destinationOf(type)).toBe(destination);
   }
   expect(destinationOf('nope')).toBeUndefined();
@@ -62,7 +66,7 @@ test('every destination type is registered under its Segment display name', () =
 
 test('an unknown type is named with the known ones', () => {
   expect(() => validateDestinationConfig({ type: 'foo', config: {} })).toThrow(
-    'unknown destination type "foo" (known: amplitude, braze, customerio, ga4, mixpanel, posthog, segment, slack, webhook)',
+    'unknown destination type "foo" (known: amplitude, bigquery, braze, customerio, ga4, mixpanel, posthog, segment, slack, webhook)',
   );
 });
 
