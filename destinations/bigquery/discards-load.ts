@@ -29,7 +29,7 @@ export function discardsLoad(discards: readonly Discard[], uuidTs: string): Tabl
   }
   return {
     table: DISCARDS_TABLE,
-    write: 'replace',
+    write: 'insert',
     columns: [...DISCARDS_COLUMNS.keys()],
     types: [...DISCARDS_COLUMNS.values()],
     rows: [...byKey.values()].map((discard) => [

@@ -12,26 +12,37 @@ export const LOADED_AT = 'loaded_at';
 export function withLoadedAt(rows: readonly TableRow[], at: string): TableRow[] {
   return rows.map((row) => {
     const discards = [...row.discards];
-    const property = row.cells.get(LOADED_AT);
-    if (property !== undefined) {
-      discards.push({
-        table: row.table,
-        column: LOADED_AT,
-        rowId: String(row.cells.get('id')?.value),
-        value: JSON.stringify(property.value),
-        receivedAt: String(row.cells.get('received_at')?.value ?? ''),
-        reason: `"${LOADED_AT}" is a column Sluice writes itself`,
-      });
+    const columns: string[] = [];
+    const types: TableRow['types'] = [];
+    const values: TableRow['values'] = [];
+    const add = (
+      column: string,
+      type: TableRow['types'][number],
+      value: TableRow['values'][number],
+    ) => {
+      columns.push(column);
+      types.push(type);
+      values.push(value);
+    };
+    for (let i = 0; i < row.columns.length; i++) {
+      const column = row.columns[i];
+      if (column === LOADED_AT) {
+        discards.push({
+          table: row.table,
+          column: LOADED_AT,
+          rowId: row.id,
+          value: JSON.stringify(row.values[i]),
+          receivedAt: row.receivedAt,
+          reason: `"${LOADED_AT}" is a column Sluice writes itself`,
+        });
+        continue;
+      }
+      add(column, row.types[i], row.values[i]);
+      // Next to uuid_ts, among Sluice's own columns, which come before the properties: a table
+      // at BigQuery's column limit discards properties, not these.
+      if (column === 'uuid_ts') add(LOADED_AT, 'timestamp', at);
     }
-    // Next to uuid_ts, among Sluice's own columns, which come before the properties: a table at
-    // BigQuery's column limit discards properties, not these.
-    const cells: TableRow['cells'] = new Map();
-    for (const [column, cell] of row.cells) {
-      if (column === LOADED_AT) continue;
-      cells.set(column, cell);
-      if (column === 'uuid_ts') cells.set(LOADED_AT, { type: 'timestamp', value: at });
-    }
-    if (!cells.has(LOADED_AT)) cells.set(LOADED_AT, { type: 'timestamp', value: at });
-    return { ...row, cells, discards };
+    if (!columns.includes(LOADED_AT)) add(LOADED_AT, 'timestamp', at);
+    return { ...row, columns, types, values, discards };
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The MERGE that moves one table's staged rows into the table by key (`id`), so that a load run
  * again leaves each key once:
- * - `replace` tables (events): a row already there takes every loaded column of the new one.
+ * - `insert` tables (events): a row already there is left as it is: an id is one event.
  * - `merge` tables (`users`): a row already there keeps what the new row leaves NULL, so traits
  *   sent once stay. Of two versions the later by `received_at` wins each column, whichever is
  *   loaded first, so loads that arrive out of order still leave the latest traits.
@@ -14,8 +14,8 @@ import type { TableLoad } from '../../src/warehouse/load-plan';
 import { bigQueryTimestamp } from './bigquery-timestamp';
 
 /**
- * How long before a load's earliest row a copy of one of its events is still found and
- * replaced. SDKs retry for hours and a phone offline for days; a copy received longer before
+ * How long before a load's earliest row a copy of one of its events is still found (and not
+ * inserted again). SDKs retry for hours and a phone offline for days; a copy received longer before
  * stays a second row (Segment's own BigQuery tables keep every copy).
  */
 export const DEDUP_WINDOW_DAYS = 7;
@@ -55,9 +55,8 @@ export function mergeStatement(spec: MergeSpec): string {
     `USING ${spec.staging} AS s`,
     `ON ${on.join(' AND ')}`,
   ];
-  if (values.length > 0 && spec.write === 'replace') {
-    lines.push(`WHEN MATCHED THEN ${set((column) => `s.${quoted(column)}`)}`);
-  } else if (values.length > 0) {
+  // `insert`: a row whose id is there already is that event; it is left as it is.
+  if (values.length > 0 && spec.write === 'merge') {
     const newer = (column: string) => `COALESCE(s.${quoted(column)}, t.${quoted(column)})`;
     const older = (column: string) => `COALESCE(t.${quoted(column)}, s.${quoted(column)})`;
     if (spec.columns.includes('received_at')) {
@@ -77,7 +76,7 @@ export function mergeStatement(spec: MergeSpec): string {
 }
 
 /**
- * The day from which a `replace` table's MERGE need look for earlier copies of the load's rows:
+ * The day from which an `insert` table's MERGE need look for earlier copies of the load's rows:
  * DEDUP_WINDOW_DAYS before its earliest `received_at`. Undefined (look everywhere) for `merge`
  * tables, whose rows stay one per user however old, and when a row has no `received_at`.
  */

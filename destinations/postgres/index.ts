@@ -32,4 +32,8 @@ export const postgres = defineWarehouse<PostgresConfig>({
     warehouseName(config.schema ?? source.name ?? source.id, POSTGRES_DIALECT) ?? '_source',
   syncIntervalSeconds: (config) => config.syncIntervalSeconds,
   connect: (config, context) => new PostgresWarehouse(config.connectionString, context.logger),
+  credentialsOf: (config) => {
+    const password = new URL(config.connectionString).password;
+    return [config.connectionString, ...(password ? [decodeURIComponent(password)] : [])];
+  },
 });

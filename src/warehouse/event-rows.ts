@@ -17,6 +17,7 @@
  */
 import type { SegmentEvent } from '../event';
 import { snakeCase, warehouseName, type WarehouseDialect } from './naming';
+import { DISCARDS_TABLE } from './warehouse';
 
 /** Column types, as every warehouse has them. */
 export const COLUMN_TYPES = ['timestamp', 'int', 'float', 'boolean', 'string'] as const;
@@ -57,7 +58,10 @@ export interface TableRow {
   discards: Discard[];
 }
 
-/** Segment's tables; a track event whose name is one of them gets a `_` before its table name. */
+/**
+ * Segment's tables; a track event whose name is one of them (or the discards table's) gets a `_`
+ * before its table name.
+ */
 export const SEGMENT_TABLES = new Set([
   'tracks',
   'identifies',
@@ -149,7 +153,8 @@ function add(row: TableRow, column: string, type: ColumnType, value: Value): voi
 /** The table of a track event: its name in snake_case, `_` first when it is a Segment table's. */
 function eventTable(name: string, dialect: WarehouseDialect): string | undefined {
   const table = warehouseName(name, dialect);
-  return table && SEGMENT_TABLES.has(table) ? warehouseName(`_${table}`, dialect) : table;
+  const taken = table && (SEGMENT_TABLES.has(table) || table === DISCARDS_TABLE);
+  return taken ? warehouseName(`_${table}`, dialect) : table;
 }
 
 function traitsOf(event: SegmentEvent): Record<string, unknown> {

@@ -22,6 +22,7 @@ import { storableText } from '../db/storable-text';
 import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import { messageKey } from '../queue/message-ids';
+import { CredentialMask } from '../router/mask-credentials';
 import {
   readStaged,
   recordLoad,
@@ -78,6 +79,8 @@ interface Loaded {
 
 export class WarehouseLoader {
   readonly #warehouse: Warehouse;
+  /** The warehouse's credentials, masked in the errors recorded and logged. */
+  readonly #mask: CredentialMask;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<SyncReport> | undefined;
   #failures = 0;
@@ -92,6 +95,7 @@ export class WarehouseLoader {
     private readonly options: LoaderOptions = DEFAULT_LOADER_OPTIONS,
   ) {
     this.#warehouse = module.connect(config, { logger: deps.logger });
+    this.#mask = new CredentialMask(module.credentialsOf?.(config) ?? []);
   }
 
   /** Loads every `syncIntervalSeconds` (sooner after a failure, with backoff). */
@@ -209,11 +213,12 @@ export class WarehouseLoader {
       } catch (error) {
         this.#failures += 1;
         metrics.warehouseLoadFailures.inc({ destination: this.destinationId });
+        const message = this.#mask.mask(messageOf(error));
         logger.warn(
-          { err: error, destination: this.destinationId, failures: this.#failures },
+          { error: message, destination: this.destinationId, failures: this.#failures },
           'warehouse load failed; the rows stay staged and are retried',
         );
-        await recordLoadFailure(pool, this.destinationId, storableText(messageOf(error))).catch(
+        await recordLoadFailure(pool, this.destinationId, storableText(message)).catch(
           () => undefined,
         );
         throw error;
@@ -290,7 +295,7 @@ export class WarehouseLoader {
       messageId: row.messageId,
       userKey: row.userKey,
       receivedAt: row.receivedAt.toISOString(),
-      error: `The warehouse refused this event: ${messageOf(error)}`,
+      error: `The warehouse refused this event: ${this.#mask.mask(messageOf(error))}`,
       stack: undefined,
       event: row.payload,
     };

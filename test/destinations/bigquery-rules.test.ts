@@ -192,13 +192,12 @@ describe('MERGE', () => {
     columns: ['id', 'received_at', 'revenue'],
   };
 
-  test('a replace table takes every loaded column of the new row', () => {
-    expect(mergeStatement({ ...spec, write: 'replace', since: '2024-04-24' })).toBe(
+  test('an insert table (events) leaves a row already there as it is: an id is one event', () => {
+    expect(mergeStatement({ ...spec, write: 'insert', since: '2024-04-24' })).toBe(
       [
         'MERGE `p.d.order_completed` AS t',
         'USING `p.d._sluice_load_1_order_completed` AS s',
         "ON t.`id` = s.`id` AND t.`received_at` >= TIMESTAMP '2024-04-24 00:00:00+00'",
-        'WHEN MATCHED THEN UPDATE SET `received_at` = s.`received_at`, `revenue` = s.`revenue`',
         'WHEN NOT MATCHED THEN INSERT (`id`, `received_at`, `revenue`) VALUES (s.`id`, s.`received_at`, s.`revenue`);',
       ].join('\n'),
     );
@@ -219,7 +218,7 @@ describe('MERGE', () => {
 
   test('a row of keys only is inserted or left', () => {
     expect(
-      mergeStatement({ ...spec, columns: ['id'], write: 'replace' })
+      mergeStatement({ ...spec, columns: ['id'], write: 'insert' })
         .split('\n')
         .slice(3),
     ).toEqual(['WHEN NOT MATCHED THEN INSERT (`id`) VALUES (s.`id`);']);
@@ -235,11 +234,11 @@ describe('MERGE', () => {
 
   test('the dedup window starts a week before the earliest row, at the start of that day', () => {
     expect(
-      dedupWindowStart(tableLoad('replace', ['2024-05-03T01:00:00+02:00', '2024-05-09T00:00:00Z'])),
+      dedupWindowStart(tableLoad('insert', ['2024-05-03T01:00:00+02:00', '2024-05-09T00:00:00Z'])),
     ).toBe('2024-04-25');
     // Users are one row each however old; a row without received_at could be anywhere.
     expect(dedupWindowStart(tableLoad('merge', ['2024-05-03T00:00:00Z']))).toBeUndefined();
-    expect(dedupWindowStart(tableLoad('replace', ['2024-05-03T00:00:00Z', null]))).toBeUndefined();
+    expect(dedupWindowStart(tableLoad('insert', ['2024-05-03T00:00:00Z', null]))).toBeUndefined();
   });
 
   test('a load is one transaction, split only at the limits of BigQuery: 100 tables, 1 MB of text', () => {

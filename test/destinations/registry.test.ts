@@ -22,7 +22,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
 };
 
 /** The warehouse types; every other type is a tool. */
-const WAREHOUSES = ['bigquery'];
+const WAREHOUSES = ['bigquery', 'postgres'];
 
 /** One rich event of each type. */
 const EVENTS: SegmentEvent[] = [
@@ -51,6 +51,7 @@ test('every destination type is registered under its Segment display name', () =
     customerio: 'Customer.io',
     ga4: 'Google Analytics 4',
     mixpanel: 'Mixpanel',
+    postgres: 'Postgres',
     posthog: 'PostHog',
     segment: 'Segment',
     slack: 'Slack',
@@ -66,7 +67,7 @@ test('every destination type is registered under its Segment display name', () =
 
 test('an unknown type is named with the known ones', () => {
   expect(() => validateDestinationConfig({ type: 'foo', config: {} })).toThrow(
-    'unknown destination type "foo" (known: amplitude, bigquery, braze, customerio, ga4, mixpanel, posthog, segment, slack, webhook)',
+    'unknown destination type "foo" (known: amplitude, bigquery, braze, customerio, ga4, mixpanel, postgres, posthog, segment, slack, webhook)',
   );
 });
 
