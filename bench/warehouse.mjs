@@ -210,7 +210,6 @@ async function benchFreshness() {
         CREATE INDEX ON shop.tracks (received_at)`);
       const sluice = await startSluice(sluiceDb.url, {
         workspace: `sources:\n  - { id: bench, writeKey: ${WRITE_KEY} }\ndestinations:\n  - id: dwh\n    type: postgres\n    config: { connectionString: "${warehouseUrl}", schema: shop, syncIntervalSeconds: ${sync} }\nconnections:\n  - { source: bench, destination: dwh }\n`,
-        env: { SLUICE_LOG_LEVEL: 'warn' },
       });
       const client = new Pool(sluice.url, { connections: 8 });
       const auth = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;

@@ -138,11 +138,19 @@ export class WarehouseLoader {
     await this.#warehouse.close();
   }
 
+  /**
+   * Syncs start every interval, counted from the start of the last one (a load that takes part of
+   * the interval does not push the next one back), and sooner after a failure, with backoff.
+   */
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
+      const started = Date.now();
       this.sync().then(
-        () => this.#schedule(this.module.syncIntervalSeconds(this.config) * 1000),
+        () => {
+          const interval = this.module.syncIntervalSeconds(this.config) * 1000;
+          this.#schedule(Math.max(0, interval - (Date.now() - started)));
+        },
         () => {
           const { minRetryMs, maxRetryMs } = this.options;
           this.#schedule(Math.min(maxRetryMs, minRetryMs * 2 ** (this.#failures - 1)));
