@@ -4,10 +4,9 @@
  * was fixed). Prints what it did as JSON.
  */
 import { destinationOf, validateDestinationConfig } from '../../destinations';
-import type { Settings } from '../config/settings';
+import { commandDatabaseUrl, type Settings } from '../config/settings';
 import { loadWorkspace } from '../config/workspace';
 import { createDatabase } from '../db/database';
-import { SluiceError } from '../errors';
 import type { Logger } from '../log';
 import { replayFailedEvents } from '../processor/replay-failed-events';
 import { replayDeadLetters } from '../router/dead-letters';
@@ -25,13 +24,10 @@ export async function runReplay(
   logger: Logger,
   out: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<number> {
-  if (!settings.databaseUrl) {
-    throw new SluiceError(
-      'SLUICE_E_SETTINGS_INVALID',
-      'DATABASE_URL: replay needs the database Sluice runs on',
-    );
-  }
-  const database = createDatabase(settings.databaseUrl, { poolSize: 2, logger });
+  const database = createDatabase(commandDatabaseUrl(settings, 'replay'), {
+    poolSize: 2,
+    logger,
+  });
   try {
     const filter = { destinationId: args.destinationId, ids: args.ids };
     if (args.what === 'dead-letters') {

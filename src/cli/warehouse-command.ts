@@ -4,7 +4,7 @@
  * did as JSON. A warehouse another process is loading at that moment is reported as busy.
  */
 import { destinationOf, validateDestinationConfig } from '../../destinations';
-import type { Settings } from '../config/settings';
+import { commandDatabaseUrl, type Settings } from '../config/settings';
 import { loadWorkspace } from '../config/workspace';
 import { createDatabase } from '../db/database';
 import { SluiceError } from '../errors';
@@ -18,12 +18,6 @@ export async function runWarehouseSync(
   logger: Logger,
   out: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<number> {
-  if (!settings.databaseUrl) {
-    throw new SluiceError(
-      'SLUICE_E_SETTINGS_INVALID',
-      'DATABASE_URL: warehouse sync needs the database Sluice runs on',
-    );
-  }
   const workspace = loadWorkspace(settings.workspaceFile, {
     validateDestination: validateDestinationConfig,
   });
@@ -38,7 +32,10 @@ export async function runWarehouseSync(
       `--destination: no warehouse destination "${args.destinationId}" in the workspace`,
     );
   }
-  const database = createDatabase(settings.databaseUrl, { poolSize: 3, logger });
+  const database = createDatabase(commandDatabaseUrl(settings, 'warehouse sync'), {
+    poolSize: 3,
+    logger,
+  });
   const warehouses = new Warehouses({
     pool: database.pool,
     logger,

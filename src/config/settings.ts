@@ -108,3 +108,14 @@ export function parseRoles(value: string): string[] {
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The database URL a one-off command works on; it cannot start an embedded server of its own. */
+export function commandDatabaseUrl(settings: Settings, command: string): string {
+  if (!settings.databaseUrl) {
+    throw new SluiceError(
+      'SLUICE_E_SETTINGS_INVALID',
+      `DATABASE_URL: ${command} needs the database Sluice runs on`,
+    );
+  }
+  return settings.databaseUrl;
+}

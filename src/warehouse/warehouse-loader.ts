@@ -184,6 +184,7 @@ export class WarehouseLoader {
         const tables = new Set<string>();
         const { batchRows } = this.options;
         let next = readStaged(pool, this.destinationId, batchRows);
+        let recording: Promise<void> = Promise.resolve();
         for (;;) {
           const staged = await next;
           if (staged.length === 0) break;
@@ -195,8 +196,11 @@ export class WarehouseLoader {
               : readStaged(pool, this.destinationId, batchRows, staged[staged.length - 1].id);
           next.catch(() => undefined); // awaited above, unless this batch fails first
           const loaded = await this.#loadBatch(staged);
+          // Recorded while the next batch loads (Sluice's database beside the warehouse); the
+          // one before is recorded by now, so records stay in order.
+          await recording;
           const refusedIds = new Set(loaded.refused.map(({ row }) => row.id));
-          await recordLoad(pool, this.destinationId, {
+          recording = recordLoad(pool, this.destinationId, {
             loaded: staged.filter((row) => !refusedIds.has(row.id)).map((row) => row.id),
             refused: loaded.refused.map(({ row, error }) => ({
               id: row.id,
@@ -205,6 +209,7 @@ export class WarehouseLoader {
             rows: loaded.rows,
             tables: [...loaded.tables],
           });
+          recording.catch(() => undefined); // awaited below, unless the next batch fails first
           report.events += staged.length;
           report.rows += loaded.rows;
           report.discards += loaded.discards;
@@ -212,6 +217,7 @@ export class WarehouseLoader {
           for (const table of loaded.tables) tables.add(table);
           metrics.warehouseLoadedRows.inc({ destination: this.destinationId }, loaded.rows);
         }
+        await recording;
         report.tables = [...tables].sort();
         this.#failures = 0;
         metrics.warehouseLastLoadTimestamp.set(
