@@ -7,6 +7,7 @@
 import type { SegmentEvent } from '../../src/event';
 import { DestinationMappingError } from '../destination';
 import { eventNameOf, fieldsFrom, personOf, viewEventName, type ViewNames } from '../shared/events';
+import { userTraits } from '../shared/traits';
 import {
   epochMillis,
   firstNumber,
@@ -70,9 +71,7 @@ export function amplitudeEventsOf(event: SegmentEvent, mapping: AmplitudeMapping
         },
       ];
     case 'identify':
-      return [
-        { ...base, event_type: '$identify', user_properties: { $set: recordOf(event.traits) } },
-      ];
+      return [{ ...base, event_type: '$identify', user_properties: { $set: userTraits(event) } }];
     case 'group': {
       // The user joins the group (as Amplitude's setGroup does), then the group gets its traits.
       const groups = { [mapping.groupType]: event.groupId };

@@ -6,7 +6,7 @@
  */
 import type { SegmentEvent } from '../../src/event';
 import { currencyOf, orderOf, productsOf } from '../shared/ecommerce';
-import { addressOf, renameTraits } from '../shared/traits';
+import { addressOf, renameTraits, userTraits } from '../shared/traits';
 import { calendarDate, compact, recordOf, stringOf, type JsonObject } from '../shared/values';
 
 /** Who an object updates: `{ external_id }` or `{ user_alias, _update_existing_only: false }`. */
@@ -45,7 +45,8 @@ const GENDERS: Record<string, string> = {
 
 /** An attribute object: standard fields renamed and normalized, custom attributes as sent. */
 export function attributesOf(event: SegmentEvent, identity: BrazeIdentity): JsonObject {
-  const attributes = renameTraits(event.traits, STANDARD_ATTRIBUTES);
+  const traits = userTraits(event);
+  const attributes = renameTraits(traits, STANDARD_ATTRIBUTES);
   const gender = stringOf(attributes.gender);
   if (gender !== undefined) {
     // A value Braze does not know would be rejected with the whole object.
@@ -58,7 +59,7 @@ export function attributesOf(event: SegmentEvent, identity: BrazeIdentity): Json
     if (dob) attributes.dob = dob;
     else delete attributes.dob;
   }
-  const address = addressOf(event.traits);
+  const address = addressOf(traits);
   return {
     ...identity,
     ...attributes,

@@ -19,7 +19,7 @@ import {
 import { secret } from '../shared/config';
 import { eventNameOf, pageOf, personOf } from '../shared/events';
 import { basicAuth, jsonRequest, type RequestTarget } from '../shared/requests';
-import { renameTraits } from '../shared/traits';
+import { renameTraits, userTraits } from '../shared/traits';
 import { epochSeconds, firstString, recordOf, type JsonObject } from '../shared/values';
 
 const HOSTS = { us: 'https://track.customer.io', eu: 'https://track-eu.customer.io' } as const;
@@ -48,7 +48,7 @@ function customerPath(userId: string): string {
 /** Person attributes: traits as sent, `created_at` in Unix seconds as Customer.io expects. */
 function attributesOf(event: SegmentEvent, anonymousId: string | undefined): JsonObject {
   // `id` would be read as a new identifier for the person; the path already names them.
-  const attributes = renameTraits(event.traits, { createdAt: 'created_at', id: null });
+  const attributes = renameTraits(userTraits(event), { createdAt: 'created_at', id: null });
   if (attributes.created_at !== undefined) {
     attributes.created_at = epochSeconds(attributes.created_at) ?? attributes.created_at;
   }

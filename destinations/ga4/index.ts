@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';
 import { defineDestination, DestinationMappingError } from '../destination';
 import { secret } from '../shared/config';
+import { userTraits } from '../shared/traits';
 import { eventNameOf, pageOf } from '../shared/events';
 import { batchableRequest, jsonBatching, withQuery } from '../shared/requests';
 import {
@@ -141,7 +142,7 @@ export const ga4 = defineDestination<Ga4Config>({
       ...(userId ? { user_id: userId } : {}),
       event: { ...ga4Event, timestamp_micros: epochMicros(event.timestamp) },
     };
-    if (event.type === 'identify') item.user_properties = userProperties(event.traits);
+    if (event.type === 'identify') item.user_properties = userProperties(userTraits(event));
     const url = withQuery(`${HOSTS[config.region]}/mp/collect`, {
       measurement_id: config.measurementId,
       api_secret: config.apiSecret,

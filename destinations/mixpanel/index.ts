@@ -25,7 +25,7 @@ import {
   withQuery,
   type RequestTarget,
 } from '../shared/requests';
-import { renameTraits } from '../shared/traits';
+import { renameTraits, userTraits } from '../shared/traits';
 import { isRecord, recordOf } from '../shared/values';
 import { indexIn, perItemVerdict } from '../shared/verdicts';
 import {
@@ -170,7 +170,7 @@ function groupRequests(event: SegmentEvent, context: Context): DestinationReques
     $token: config.projectToken,
     $group_key: config.groupKey,
     $group_id: event.groupId,
-    $set: renameTraits(event.traits, PROFILE_TRAITS),
+    $set: renameTraits(userTraits(event), PROFILE_TRAITS),
   };
   // Group calls are rare: sent one by one rather than batched under another endpoint's limits.
   requests.push(jsonRequest(profileTarget(config, 'groups'), [update]));

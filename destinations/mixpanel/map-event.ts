@@ -6,7 +6,7 @@
  */
 import type { SegmentEvent } from '../../src/event';
 import { fieldsFrom, pageOf, personOf } from '../shared/events';
-import { renameTraits } from '../shared/traits';
+import { renameTraits, userTraits } from '../shared/traits';
 import {
   compact,
   epochMillis,
@@ -152,5 +152,5 @@ export function profileUpdateOf(
 
 /** The `$set` of an identify: reserved traits renamed, the rest as sent. */
 export function profileSetOf(event: SegmentEvent): JsonObject {
-  return renameTraits(event.traits, PROFILE_TRAITS);
+  return renameTraits(userTraits(event), PROFILE_TRAITS);
 }

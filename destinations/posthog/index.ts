@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { EVENT_TYPES, type SegmentEvent } from '../../src/event';
 import { defineDestination } from '../destination';
 import { httpUrl, secret } from '../shared/config';
+import { userTraits } from '../shared/traits';
 import { eventNameOf, fieldsFrom, pageOf, personOf } from '../shared/events';
 import { batchableRequest, joinUrl, jsonBatching } from '../shared/requests';
 import { compact, recordOf, uuidOf, type JsonObject } from '../shared/values';
@@ -100,7 +101,7 @@ function captureOf(event: SegmentEvent, config: PostHogConfig): JsonObject {
         distinct_id: distinctId,
         properties: {
           ...context,
-          $set: recordOf(event.traits),
+          $set: userTraits(event),
           ...(userId && anonymousId ? { $anon_distinct_id: anonymousId } : {}),
         },
       };

@@ -3,6 +3,7 @@
  * (`firstName` or `first_name`), and renamed to a vendor's profile fields by a table the
  * destination declares. Traits the table does not name pass through unchanged.
  */
+import type { SegmentEvent } from '../../src/event';
 import { isRecord, recordOf, stringOf, type JsonObject } from './values';
 
 export type ReservedTrait =
@@ -82,4 +83,13 @@ export function addressOf(traits: unknown): Address {
     state: field('state'),
     street: field('street'),
   };
+}
+
+/**
+ * A user's traits as an event carries them: `traits` and `context.traits`, the explicit `traits`
+ * winning. RudderStack's browser and mobile SDKs send identify traits in `context.traits` only,
+ * and Segment's spec puts the user's traits there on every other call.
+ */
+export function userTraits(event: Pick<SegmentEvent, 'traits' | 'context'>): JsonObject {
+  return { ...recordOf(event.context?.traits), ...recordOf(event.traits) };
 }

@@ -6,7 +6,7 @@ import {
 } from '../../destinations';
 import { parseWorkspace } from '../../src/config/workspace';
 import type { SegmentEvent } from '../../src/event';
-import { combined, contextFor, MOBILE_CONTEXT, segmentEvent } from './support';
+import { BROWSER_CONTEXT, combined, contextFor, MOBILE_CONTEXT, segmentEvent } from './support';
 
 /** A working config for every type, the smallest each accepts. */
 const CONFIGS: Record<string, Record<string, unknown>> = {
@@ -121,5 +121,41 @@ describe.each([...DESTINATIONS.keys()].filter((type) => toolDestinationOf(type))
       expect(destination.transform(event, context)).toEqual(destination.transform(event, context));
       expect(JSON.stringify(event)).toBe(before);
     }
+  });
+});
+
+/** The destinations that send a user's traits as profile attributes (not the event as it is). */
+const PROFILE_DESTINATIONS = ['amplitude', 'braze', 'customerio', 'ga4', 'mixpanel', 'posthog'];
+
+describe.each(PROFILE_DESTINATIONS)('%s: a user’s traits from every SDK', (type) => {
+  const destination = toolDestinationOf(type)!;
+  const context = contextFor(destination, CONFIGS[type]);
+  const sent = (event: SegmentEvent) =>
+    destination
+      .transform(event, context)
+      .map((request) => request.body ?? '')
+      .join('\n');
+
+  test('traits only in context.traits (RudderStack SDKs) reach the profile', () => {
+    const body = sent(
+      segmentEvent('identify', {
+        traits: undefined,
+        context: { ...BROWSER_CONTEXT, traits: { email: 'ada@example.com', plan: 'Lovelace' } },
+      }),
+    );
+    expect(body).toContain('ada@example.com');
+    expect(body).toContain('Lovelace');
+  });
+
+  test('explicit traits win over context.traits', () => {
+    const body = sent(
+      segmentEvent('identify', {
+        traits: { plan: 'Explicit Plan' },
+        context: { ...BROWSER_CONTEXT, traits: { plan: 'Context Plan', email: 'ada@example.com' } },
+      }),
+    );
+    expect(body).toContain('Explicit Plan');
+    expect(body).not.toContain('Context Plan');
+    expect(body).toContain('ada@example.com');
   });
 });
