@@ -181,7 +181,8 @@ function addCommon(
   set('uuid_ts', 'timestamp', loadedAt);
   const taken = new Set(row.columns);
   flatten(event.context, 'context', dialect, (column, type, value) => {
-    if (taken.has(column)) return; // context keys that name one column: the first is kept
+    // Context keys that name no column, or one column twice: the first is kept.
+    if (column === undefined || taken.has(column)) return;
     taken.add(column);
     add(row, column, type, value);
   });
@@ -195,22 +196,24 @@ function addCommon(
 function addFields(row: TableRow, fields: unknown, dialect: WarehouseDialect): void {
   const taken = new Set(row.columns);
   const own = taken.size;
-  flatten(fields, '', dialect, (column, type, value) => {
-    if (!taken.has(column)) {
+  flatten(fields, '', dialect, (column, type, value, path) => {
+    if (column !== undefined && !taken.has(column)) {
       taken.add(column);
       add(row, column, type, value);
       return;
     }
     row.discards.push({
       table: row.table,
-      column,
+      column: column ?? path,
       rowId: row.id,
       value: JSON.stringify(value),
       receivedAt: row.receivedAt,
       reason:
-        row.columns.indexOf(column) < own
-          ? `"${column}" is a column Sluice writes itself`
-          : `another key of the event is named "${column}" too`,
+        column === undefined
+          ? 'no column name can be made of the key (it has no letters or digits)'
+          : row.columns.indexOf(column) < own
+            ? `"${column}" is a column Sluice writes itself`
+            : `another key of the event is named "${column}" too`,
     });
   });
 }
@@ -223,7 +226,8 @@ function flatten(
   value: unknown,
   prefix: string,
   dialect: WarehouseDialect,
-  leaf: (column: string, type: ColumnType, value: Value) => void,
+  /** `column` is undefined when the key has no name in the warehouse (`path` is the key). */
+  leaf: (column: string | undefined, type: ColumnType, value: Value, path: string) => void,
 ): void {
   const walk = (node: unknown, path: string) => {
     if (node === null || node === undefined) return;
@@ -231,13 +235,12 @@ function flatten(
       for (const key of Object.keys(node)) walk(node[key], path === '' ? key : `${path}_${key}`);
       return;
     }
-    const column = warehouseName(path, dialect);
-    if (column === undefined) return;
     const type = typeOf(node);
     leaf(
-      column,
+      warehouseName(path, dialect),
       type,
       type === 'string' && typeof node !== 'string' ? JSON.stringify(node) : (node as Value),
+      path,
     );
   };
   walk(value, prefix);

@@ -123,6 +123,19 @@ describe('tables and columns', () => {
     ]);
   });
 
+  test('a key that names no column, or a column named already, is discarded with the reason', () => {
+    const [, row] = eventRows(
+      event({ event: 'Odd Keys', properties: { '•¶§': 1, Plan: 'a', plan: 'b' } }),
+      POSTGRES_DIALECT,
+      LOADED_AT,
+    );
+    expect(cellsOf(row)).toMatchObject({ plan: 'a' });
+    expect(row.discards.map((d) => [d.column, d.value, d.reason])).toEqual([
+      ['•¶§', '1', 'no column name can be made of the key (it has no letters or digits)'],
+      ['plan', '"b"', 'another key of the event is named "plan" too'],
+    ]);
+  });
+
   test('an event named like a Segment table gets a _ table', () => {
     const rows = eventRows(event({ event: 'Pages' }), POSTGRES_DIALECT, LOADED_AT);
     expect(rows.map((row) => row.table)).toEqual(['tracks', '_pages']);
