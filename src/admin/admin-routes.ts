@@ -7,6 +7,7 @@
  *   GET  /admin/dead-letters              deliveries the router gave up on
  *   POST /admin/dead-letters/replay       send them again
  *   GET  /admin/queues                    backlog per queue and destination, warehouse loads
+ *   GET  /admin/live?source=&destination= events accepted and rejected, deliveries: server-sent
  */
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -15,6 +16,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Workspace } from '../config/workspace';
 import { SluiceError } from '../errors';
+import { eventStreamWriter, type LiveFeed, type LiveFilter } from './live-feed';
 import { listFailedEvents, replayFailedEvents } from '../processor/replay-failed-events';
 import type { DestinationRegistry } from '../processor/routing';
 import { isStorableId } from '../queue/text-columns';
@@ -24,8 +26,12 @@ import { inlineCode, loadTransformationCode } from '../sandbox/load-transformati
 import { testTransformation } from '../sandbox/test-transformation';
 import type { TransformationSandbox } from '../sandbox/transformation-sandbox';
 
+/** What a live view's reader may have unread before items are dropped for it. */
+const LIVE_BUFFER_BYTES = 256 * 1024;
+
 export interface AdminDeps {
   token: string;
+  live: LiveFeed;
   pool: pg.Pool;
   workspace: () => Workspace;
   destinations: DestinationRegistry;
@@ -86,6 +92,30 @@ export function createAdminRoutes(deps: AdminDeps): Router {
   router.post('/admin/dead-letters/replay', async (request, response) => {
     const filter = parse(Filter, request.body ?? {});
     response.json({ replayed: await replayDeadLetters(deps.pool, filter) });
+  });
+
+  router.get('/admin/live', (request, response) => {
+    const source = request.query.source;
+    const destination = request.query.destination;
+    const filter: LiveFilter = {
+      sourceId: typeof source === 'string' ? source : undefined,
+      destinationId: typeof destination === 'string' ? destination : undefined,
+    };
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      // Proxies that buffer responses (nginx) would hold the stream back.
+      'X-Accel-Buffering': 'no',
+    });
+    response.write(': watching\n\n');
+    const stop = deps.live.watch(filter, eventStreamWriter(response, LIVE_BUFFER_BYTES), () =>
+      response.end(),
+    );
+    const heartbeat = setInterval(() => response.write(': still watching\n\n'), 15_000);
+    response.on('close', () => {
+      clearInterval(heartbeat);
+      stop();
+    });
   });
 
   router.get('/admin/queues', async (_request, response) => {

@@ -17,6 +17,7 @@ import { createIngestEndpoints, type EndpointHandler } from '../gateway/ingest-e
 import { createSdkRoutes } from '../gateway/sdk-routes';
 import { createHttpHandler } from '../http/app';
 import { createAdminRoutes } from '../admin/admin-routes';
+import { LiveFeed } from '../admin/live-feed';
 import { destinationOf, validateDestinationConfig } from '../../destinations';
 import { Processor } from '../processor/processor';
 import { ROUTER_SESSION_SETTINGS } from '../router/claim-deliveries';
@@ -101,6 +102,8 @@ async function start(
   const trust = compileTrust(settings.trustProxy);
   let endpoints = new Map<string, EndpointHandler>();
   let shuttingDown = false;
+  // The console's live views, with the admin API only: without watchers it costs nothing.
+  const live = settings.adminToken ? new LiveFeed() : undefined;
 
   const maintenance = new QueueMaintenance(database.pool, logger, {
     dedupWindowHours: settings.dedupWindowHours,
@@ -126,6 +129,7 @@ async function start(
       ingest,
       metrics,
       logger,
+      live,
     });
     endpoints = createIngestEndpoints(collector, settings, trust);
     routers.push(
@@ -196,6 +200,7 @@ async function start(
       logger,
       metrics,
       destinations: destinationOf,
+      live,
     });
     await router.apply(workspace.current);
     workspace.onChange((current) => {
@@ -212,6 +217,7 @@ async function start(
     routers.push(
       createAdminRoutes({
         token: settings.adminToken,
+        live: live!,
         pool: database.pool,
         workspace: () => workspace.current,
         destinations: destinationOf,
@@ -243,6 +249,8 @@ async function start(
     name: 'http server',
     stop: () => closeServer(server, settings.shutdownTimeoutMs, logger),
   });
+  // Stopped first (stages stop in reverse): an open live view would hold the server's close.
+  if (live) stack.push({ name: 'live views', stop: () => live.close() });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
   logger.info({ url, roles: [...roles] }, 'sluice started');

@@ -7,8 +7,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings';
 import type { Source, Workspace } from '../config/workspace';
-import { SluiceError } from '../errors';
-import { userKeyOf, type EventType } from '../event';
+import type { AcceptedItem, LiveFeed } from '../admin/live-feed';
+import { asSluiceError, SluiceError } from '../errors';
+import { userKeyOf, type EventType, type SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import type { IngestRow } from '../queue/insert-ingest-jobs';
 import { partitionOf } from '../queue/partition';
@@ -25,6 +26,8 @@ export interface CollectorDeps {
   settings: Settings;
   workspace: () => Workspace;
   ingest: { enqueue(rows: IngestRow[]): Promise<void> };
+  /** Where accepted and rejected events go while someone watches (the console's live view). */
+  live?: LiveFeed;
   metrics: Metrics;
   logger: Logger;
 }
@@ -63,9 +66,65 @@ export class Collector {
     message: unknown,
     kind: CollectKind,
   ): Promise<Rejection[]> {
+    const source = this.authenticate(request, message);
+    const live = this.deps.live?.watchesSource(source.id) ? this.deps.live : undefined;
+    if (!live) return this.#collect(source, request, message, kind);
+    const accepted: SegmentEvent[] = [];
+    const at = new Date().toISOString();
+    try {
+      const rejected = await this.#collect(source, request, message, kind, accepted);
+      for (const event of accepted) live.publish(acceptedItem(source.id, at, event));
+      for (const { index, messageId, code, message: text } of rejected) {
+        live.publish({
+          kind: 'rejected',
+          sourceId: source.id,
+          at,
+          code,
+          message: text,
+          index,
+          messageId,
+        });
+      }
+      return rejected;
+    } catch (error) {
+      this.#publishRefusal(source.id, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Tells whoever watches the request's source that the request was refused before it was
+   * read (a body too large, not JSON): the write key is taken from the header or query alone.
+   */
+  noteRefused(request: Pick<CollectorRequest, 'headers' | 'query'>, error: unknown): void {
+    const live = this.deps.live;
+    if (!live) return;
+    const writeKey = writeKeyFromHeader(request.headers) ?? writeKeyFromQuery(request.query);
+    const source = writeKey && this.deps.workspace().sourcesByWriteKey.get(writeKey);
+    if (source && live.watchesSource(source.id)) this.#publishRefusal(source.id, error);
+  }
+
+  #publishRefusal(sourceId: string, error: unknown): void {
+    const refusal = asSluiceError(error);
+    this.deps.live?.publish({
+      kind: 'rejected',
+      sourceId,
+      at: new Date().toISOString(),
+      code: refusal.code,
+      message: refusal.message,
+    });
+  }
+
+  /** collect's work for an authenticated source; `accepted` gets the events stored, if given. */
+  async #collect(
+    source: Source,
+    request: CollectorRequest,
+    message: unknown,
+    kind: CollectKind,
+    accepted?: SegmentEvent[],
+  ): Promise<Rejection[]> {
     const { metrics, logger } = this.deps;
     const receivedAt = new Date();
-    const source = this.authenticate(request, message);
     const items = kind.batch ? this.#batchItems(message) : [message];
     const headers = request.headers;
     if (source.dropDoNotTrack && (headers.dnt === '1' || headers['sec-gpc'] === '1')) {
@@ -112,6 +171,7 @@ export class Collector {
         reject(index, result.error, result.messageId);
         continue;
       }
+      accepted?.push(result.event);
       rows.push({
         partition: partitionOf(userKeyOf(result.event)),
         sourceId: source.id,
@@ -177,4 +237,18 @@ export class Collector {
     }
     return message.batch;
   }
+}
+
+function acceptedItem(sourceId: string, at: string, event: SegmentEvent): AcceptedItem {
+  return {
+    kind: 'accepted',
+    sourceId,
+    at,
+    messageId: event.messageId,
+    type: event.type,
+    event: event.event,
+    userId: event.userId,
+    anonymousId: event.anonymousId,
+    payload: JSON.stringify(event),
+  };
 }

@@ -53,8 +53,14 @@ export function createIngestEndpoints(
     (kind: Omit<CollectKind, 'refusedItems'>): EndpointHandler =>
     async (request, response, query) => {
       const maxBodyBytes = kind.batch ? settings.maxBatchBytes : settings.maxEventBytes;
-      const text = await readBodyText(request, maxBodyBytes);
-      const { message, refusedItems } = parseMessage(text, parseLimits);
+      let parsed;
+      try {
+        parsed = parseMessage(await readBodyText(request, maxBodyBytes), parseLimits);
+      } catch (error) {
+        collector.noteRefused({ headers: request.headers, query }, error);
+        throw error;
+      }
+      const { message, refusedItems } = parsed;
       const rejected = await collector.collect(
         { headers: request.headers, query, ip: clientAddress(request, trust) },
         message,

@@ -21,6 +21,7 @@ import type {
   SentRequest,
   TransformContext,
 } from '../../destinations/destination';
+import type { LiveFeed } from '../admin/live-feed';
 import type { SegmentEvent } from '../event';
 import type { Metrics } from '../metrics';
 import { OneAtATime } from '../one-at-a-time';
@@ -108,6 +109,8 @@ export class DestinationWorker {
       logger: Logger;
       metrics: Metrics;
       fetch?: typeof fetch;
+      /** Where outcomes go while someone watches the destination (the console's live view). */
+      live?: LiveFeed;
     },
     readonly destinationId: string,
     private readonly module: Destination<unknown>,
@@ -311,7 +314,7 @@ export class DestinationWorker {
         const jobs = send.steps.flatMap((step) => step.jobs);
         jobs.forEach((job, index) => {
           const outcome = outcomeOfItem(result!.outcome, index);
-          this.#record(job.row, outcome, evidence, completion, retryAt);
+          this.#record(job.row, outcome, evidence, completion, retryAt, result!.response?.status);
         });
       }
     };
@@ -379,9 +382,21 @@ export class DestinationWorker {
     { mask, deadLetter }: Evidence,
     completion: Completion,
     retryAt: Map<number, Date>,
+    status: number | undefined,
   ): void {
     const outcome = this.#withLimits(row, itemOutcome);
     this.deps.metrics.deliveries.inc({ destination: this.destinationId, outcome: outcome.kind });
+    if (this.deps.live?.watchesDestination(this.destinationId)) {
+      this.deps.live.publish({
+        kind: 'delivery',
+        destinationId: this.destinationId,
+        at: new Date().toISOString(),
+        messageId: row.messageId,
+        outcome: outcome.kind,
+        status,
+        reason: outcome.kind === 'ok' ? undefined : mask.mask(outcome.reason),
+      });
+    }
     if (outcome.kind === 'ok') {
       completion.delivered.push(row);
       this.deps.metrics.deliveryLagSeconds.observe(

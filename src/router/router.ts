@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Destination } from '../../destinations/destination';
+import type { LiveFeed } from '../admin/live-feed';
 import type { DestinationConfig, Workspace } from '../config/workspace';
 import type { Metrics } from '../metrics';
 import type { DestinationRegistry } from '../processor/routing';
@@ -17,6 +18,7 @@ export interface RouterDeps {
   logger: Logger;
   metrics: Metrics;
   destinations: DestinationRegistry;
+  live?: LiveFeed;
 }
 
 export class Router {
