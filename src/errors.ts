@@ -25,6 +25,10 @@ export const ERRORS = {
   SLUICE_E_SOURCE_DISABLED: { status: 401, message: 'The source is disabled' },
   SLUICE_E_RATE_LIMITED: { status: 429, message: 'The source is sending faster than its limit' },
   SLUICE_E_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required' },
+  SLUICE_E_CROSS_SITE: {
+    status: 403,
+    message: 'A change through the console session must come from the console itself',
+  },
   SLUICE_E_NOT_FOUND: { status: 404, message: 'Not found' },
   SLUICE_E_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable' },
   SLUICE_E_SHUTTING_DOWN: { status: 503, message: 'Sluice is shutting down' },

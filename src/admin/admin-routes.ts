@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Workspace } from '../config/workspace';
 import { SluiceError } from '../errors';
+import { hasSession, isSameSiteChange } from './console-session';
 import { eventStreamWriter, type LiveFeed, type LiveFilter } from './live-feed';
 import { listFailedEvents, replayFailedEvents } from '../processor/replay-failed-events';
 import type { DestinationRegistry } from '../processor/routing';
@@ -145,13 +146,18 @@ export function createAdminRoutes(deps: AdminDeps): Router {
   return router;
 }
 
+/**
+ * The admin token as a bearer token (scripts), or the console's session cookie; a change made
+ * with the cookie must also pass the console's cross-site check (see console-session.ts).
+ */
 function authenticate(token: string) {
   const expected = Buffer.from(`Bearer ${token}`);
   return (request: Request, _response: Response, next: NextFunction) => {
     const given = Buffer.from(request.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new SluiceError('SLUICE_E_UNAUTHORIZED');
-    }
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    if (!hasSession(request, token)) throw new SluiceError('SLUICE_E_UNAUTHORIZED');
+    const safe = request.method === 'GET' || request.method === 'HEAD';
+    if (!safe && !isSameSiteChange(request)) throw new SluiceError('SLUICE_E_CROSS_SITE');
     next();
   };
 }
