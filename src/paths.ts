@@ -15,3 +15,5 @@ function findPackageRoot(start: string): string {
 /** The folder holding package.json, migrations/ and destinations/ (found by walking up, so it works from src/ and dist/src/ alike). */
 export const PACKAGE_ROOT = findPackageRoot(__dirname);
 export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'migrations');
+/** The built console (`npm run build` bundles console/ into it). */
+export const CONSOLE_DIR = path.join(PACKAGE_ROOT, 'dist', 'console');

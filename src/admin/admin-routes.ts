@@ -33,6 +33,8 @@ const LIVE_BUFFER_BYTES = 256 * 1024;
 export interface AdminDeps {
   token: string;
   live: LiveFeed;
+  /** The routes the console reads (console-data.ts), served behind the same authentication. */
+  consoleData?: Router;
   pool: pg.Pool;
   workspace: () => Workspace;
   destinations: DestinationRegistry;
@@ -59,6 +61,7 @@ const TestRequest = z.strictObject({
 export function createAdminRoutes(deps: AdminDeps): Router {
   const router = express.Router();
   router.use('/admin', authenticate(deps.token), express.json({ limit: '5mb' }));
+  if (deps.consoleData) router.use(deps.consoleData);
 
   router.post('/admin/transformations/test', async (request, response) => {
     const body = parse(TestRequest, request.body);

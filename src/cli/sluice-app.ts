@@ -17,6 +17,9 @@ import { createIngestEndpoints, type EndpointHandler } from '../gateway/ingest-e
 import { createSdkRoutes } from '../gateway/sdk-routes';
 import { createHttpHandler } from '../http/app';
 import { createAdminRoutes } from '../admin/admin-routes';
+import { Activity } from '../admin/activity';
+import { createConsoleDataRoutes } from '../admin/console-data';
+import { createConsoleRoutes } from '../admin/console-routes';
 import { LiveFeed } from '../admin/live-feed';
 import { destinationOf, validateDestinationConfig } from '../../destinations';
 import { Processor } from '../processor/processor';
@@ -214,10 +217,21 @@ async function start(
     stack.push({ name: 'router', stop: () => router.stop() });
   }
   if (settings.adminToken) {
+    const activity = new Activity(metrics);
+    activity.start();
+    stack.push({ name: 'activity', stop: () => activity.stop() });
     routers.push(
+      createConsoleRoutes({ token: settings.adminToken }),
       createAdminRoutes({
         token: settings.adminToken,
         live: live!,
+        consoleData: createConsoleDataRoutes({
+          workspace: () => workspace.current,
+          workspaceError: () => workspace.refusedEdit,
+          destinations: destinationOf,
+          activity,
+          publicUrl: settings.publicUrl,
+        }),
         pool: database.pool,
         workspace: () => workspace.current,
         destinations: destinationOf,

@@ -11,6 +11,7 @@ export class WorkspaceStore {
   #current: Workspace;
   #listeners: Array<(workspace: Workspace) => void> = [];
   #watching = false;
+  #refused: { at: string; message: string } | undefined;
 
   constructor(
     readonly file: string,
@@ -24,14 +25,21 @@ export class WorkspaceStore {
     return this.#current;
   }
 
+  /** Why the last edit of the file was refused, until an edit loads again. */
+  get refusedEdit(): { at: string; message: string } | undefined {
+    return this.#refused;
+  }
+
   /** Re-reads the file; returns false (and keeps the old workspace) when it is invalid. */
   reload(): boolean {
     try {
       this.#current = loadWorkspace(this.file, this.options);
     } catch (error) {
       this.logger.error({ err: error }, 'workspace reload failed; keeping the previous workspace');
+      this.#refused = { at: new Date().toISOString(), message: (error as Error).message };
       return false;
     }
+    this.#refused = undefined;
     this.logger.info({ file: this.file }, 'workspace reloaded');
     for (const listener of this.#listeners) listener(this.#current);
     return true;
