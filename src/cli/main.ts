@@ -7,6 +7,7 @@
  *   sluice warehouse sync [--destination ID]
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadSettings, parseRoles, type Settings } from '../config/settings';
 import { createDatabase } from '../db/database';
@@ -73,11 +74,11 @@ export async function main(argv: string[]): Promise<number> {
       const [subcommand, file] = positionals;
       if (subcommand !== 'test' || !file || !values.events)
         return usage('transform test needs FILE and --events');
-      // Logs of a test run go to stderr; stdout carries the result.
+      // The result says what failed and why; the sandbox's own log lines would only repeat it.
       return runTransformTest(
         { file, eventsFile: values.events, json: values.json === true },
         settings,
-        createLogger('warn', process.stderr),
+        createLogger('silent'),
       );
     }
     case 'replay': {
@@ -107,17 +108,42 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A local trial (the embedded database, no SLUICE_ADMIN_TOKEN) gets an admin token for this run,
+ * so that the console opens at once, the way notebook servers print their URL with a token. With
+ * DATABASE_URL set and no token, the console and admin API stay off. Set in the environment, so
+ * that cluster workers share it.
+ */
+function trialToken(settings: Settings): string | undefined {
+  if (settings.adminToken || settings.databaseUrl || cluster.isWorker) return undefined;
+  const token = randomBytes(24).toString('base64url');
+  process.env.SLUICE_ADMIN_TOKEN = token;
+  return token;
+}
+
+/** Printed, not logged: the token is for the person who started Sluice, not for log storage. */
+function printConsoleHint(url: string, token: string): void {
+  process.stdout.write(
+    `\nSluice console: ${url}/console#token=${token}\n` +
+      '(a token for this run; set SLUICE_ADMIN_TOKEN to keep one)\n\n',
+  );
+}
+
 function usage(problem: string): number {
   process.stderr.write(`sluice: ${problem}\n${USAGE}\n`);
   return 2;
 }
 
-async function runStart(settings: Settings, logger: Logger): Promise<number> {
+async function runStart(given: Settings, logger: Logger): Promise<number> {
+  const trial = trialToken(given);
+  const settings = trial ? { ...given, adminToken: trial } : given;
   // Workers inherit --workers / SLUICE_WORKERS; only the primary forks.
   if (settings.workers > 1 && !cluster.isWorker) {
+    if (trial) printConsoleHint(`http://localhost:${settings.port}`, trial);
     return runClusterPrimary(settings, logger);
   }
   const sluice = await startSluice(settings, logger);
+  if (trial) printConsoleHint(sluice.url, trial);
   const source = sluice.workspace.current.sources.find((s) => s.enabled);
   if (source && (cluster.worker?.id ?? 1) === 1) {
     // The key itself stays out: logs are collected and kept where write keys do not belong.
@@ -164,8 +190,12 @@ export function run(argv: string[]): void {
       process.exitCode = code;
     },
     (error: unknown) => {
+      // One plain sentence for the person at the terminal; the stack only when asked for.
+      const debug = process.env.SLUICE_LOG_LEVEL === 'debug';
       const message =
-        error instanceof SluiceError ? error.message : ((error as Error)?.stack ?? String(error));
+        error instanceof SluiceError || !debug
+          ? ((error as Error)?.message ?? String(error))
+          : ((error as Error)?.stack ?? String(error));
       process.stderr.write(`sluice: ${message}\n`);
       process.exitCode = 1;
     },
