@@ -25,8 +25,8 @@ import {
   valueAt,
   type JsonObject,
 } from '../shared/values';
-import { customEventName, eventParams, userProperties } from './params';
-import { CONSUMED_PROPERTIES, recommendedEventOf } from './recommended-events';
+import { eventParams, userProperties } from './params';
+import { trackEventOf } from './recommended-events';
 
 const HOSTS = {
   global: 'https://www.google-analytics.com',
@@ -86,13 +86,8 @@ function ga4EventOf(event: SegmentEvent, config: Ga4Config): JsonObject | undefi
   const properties = recordOf(event.properties);
   switch (event.type) {
     case 'track': {
-      const name = eventNameOf(event);
-      const recommended = recommendedEventOf(name, properties);
-      if (recommended) {
-        const custom = omit(properties, CONSUMED_PROPERTIES);
-        return { name: recommended.name, params: eventParams(recommended.params, custom) };
-      }
-      return { name: customEventName(name), params: eventParams({}, properties) };
+      const { name, params, custom } = trackEventOf(eventNameOf(event), properties);
+      return { name, params: eventParams(params, custom) };
     }
     case 'page': {
       const page = pageOf(event);

@@ -74,6 +74,9 @@ const RESERVED_USER_PROPERTIES = new Set([
 
 const RESERVED_PREFIXES = ['google_', 'ga_', 'firebase_'];
 
+/** What GA4 accepts as a parameter name. */
+const VALID_NAME = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
+
 function reservedPrefix(name: string): boolean {
   return RESERVED_PREFIXES.some((prefix) => name.startsWith(prefix));
 }
@@ -110,9 +113,30 @@ function paramValue(name: string, value: unknown): string | number | undefined {
   return truncate(text, LONG_PARAMS[name] ?? MAX_PARAM_VALUE);
 }
 
+/** Code-unit order, the same on every machine (localeCompare depends on the locale). */
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
- * Event parameters: `standard` ones (already GA4 names, `items` kept as an array) first, then
- * the event's own properties under valid names, at most 25 in all.
+ * A custom parameter for each property GA4 can name (`Sales Rep` → `sales_rep`), in the order of
+ * their GA4 names (then of the property keys, when two keys make one name): the same properties
+ * give the same parameters whatever order an SDK wrote them in.
+ */
+function customParams(properties: JsonObject): [string, unknown][] {
+  const named: [string, string, unknown][] = [];
+  for (const [key, value] of Object.entries(properties)) {
+    const name = snakeName(key, MAX_PARAM_NAME);
+    if (name && !reservedPrefix(name) && name !== 'items') named.push([name, key, value]);
+  }
+  named.sort(([nameA, keyA], [nameB, keyB]) => byName(nameA, nameB) || byName(keyA, keyB));
+  return named.map(([name, , value]) => [name, value]);
+}
+
+/**
+ * Event parameters, at most GA4's 25: the `standard` ones (already GA4 names, `items` kept as an
+ * array) in their order, then custom ones from the event's own properties in the order of their
+ * names (see customParams). Past 25, the later ones are left out.
  */
 export function eventParams(standard: JsonObject, properties: JsonObject = {}): JsonObject {
   const params: JsonObject = {};
@@ -126,17 +150,15 @@ export function eventParams(standard: JsonObject, properties: JsonObject = {}): 
     if (kept !== undefined) params[name] = kept;
   };
   for (const [name, value] of Object.entries(standard)) add(name, value);
-  for (const [key, value] of Object.entries(properties)) {
-    const name = snakeName(key, MAX_PARAM_NAME);
-    if (name && !reservedPrefix(name) && name !== 'items') add(name, value);
-  }
+  for (const [name, value] of customParams(properties)) add(name, value);
   return params;
 }
 
-/** One `items[]` entry: its parameters cut to length, without empty ones. */
+/** One `items[]` entry: parameters with valid names, values cut to length, no empty ones. */
 export function itemParams(item: JsonObject): JsonObject {
   const result: JsonObject = {};
   for (const [name, value] of Object.entries(item)) {
+    if (!VALID_NAME.test(name) || reservedPrefix(name)) continue;
     const kept = paramValue(name, value);
     if (kept !== undefined) result[name] = kept;
   }

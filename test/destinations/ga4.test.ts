@@ -92,9 +92,10 @@ describe('ga4 mapping', () => {
             tax: 4.5,
             shipping: 4.9,
             coupon: 'SPRING',
-            affiliation: 'Acme Web',
+            // GA4's affiliation is an item parameter: the order's goes to each item.
             items: [
               {
+                affiliation: 'Acme Web',
                 item_id: 'sku-1',
                 item_name: 'Mug',
                 item_brand: 'Acme',
@@ -104,9 +105,18 @@ describe('ga4 mapping', () => {
                 quantity: 2,
                 index: 1,
               },
-              { item_id: 'sku-2', item_name: 'Tea', price: 30.5, quantity: 1, coupon: 'TEA10' },
+              {
+                affiliation: 'Acme Web',
+                item_id: 'sku-2',
+                item_name: 'Tea',
+                price: 30.5,
+                quantity: 1,
+                coupon: 'TEA10',
+              },
             ],
+            // Not GA4 parameters of purchase (value is the revenue): custom, by name.
             gift_wrap: 'true',
+            total: 64.9,
           },
           timestamp_micros: MICROS,
         },
