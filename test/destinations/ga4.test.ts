@@ -55,12 +55,21 @@ describe('ga4 config', () => {
       apiSecret: 'mp-secret',
       region: 'global',
       clientIdPath: 'anonymousId',
+      appInstanceIdPath: 'integrations.Google Analytics 4.appInstanceId',
       userIdAsClientId: false,
     });
   });
 
   testConfigErrors('ga4', [
-    [{ apiSecret: 's' }, 'measurementId: required'],
+    [{ apiSecret: 's' }, 'measurementId: required (or firebaseAppId, for an app stream)'],
+    [{ measurementId: 'G-ABCDE' }, 'apiSecret: required with measurementId'],
+    [{ firebaseAppId: '1:1234567890:android:0a1b2c3d4e5f' }, 'firebaseApiSecret: required'],
+    [{ firebaseAppId: 'my-app', firebaseApiSecret: 's' }, 'firebaseAppId: must be a Firebase'],
+    [
+      { measurementId: 'G-ABCDE', apiSecret: 's', consent: { adUserData: [] } },
+      'consent.adUserData',
+    ],
+    [{ measurementId: 'G-ABCDE', apiSecret: 's', consent: { ads: ['C0004'] } }, 'unknown field'],
     [{ measurementId: 'UA-1234-1', apiSecret: 's' }, 'measurementId: must be a GA4 measurement id'],
     [{ measurementId: 'G-ABCDE', apiSecret: '' }, 'apiSecret: must not be empty'],
     [{ measurementId: 'G-ABCDE', apiSecret: 's', region: 'us' }, 'region: Invalid option'],
@@ -202,8 +211,17 @@ describe('ga4 mapping', () => {
     );
   });
 
-  test('screen and alias are not sent to GA4', () => {
-    expect(ga4.supportedTypes).toEqual(['track', 'page', 'group', 'identify']);
+  test('screen → screen_view with the screen name (Firebase’s manual screen_view)', () => {
+    const event = segmentEvent('screen', { name: 'Checkout', properties: { step: 2 } });
+    expect(ga4EventOf(event)).toEqual({
+      name: 'screen_view',
+      params: { screen_name: 'Checkout', step: 2 },
+      timestamp_micros: MICROS,
+    });
+  });
+
+  test('alias is not sent to GA4', () => {
+    expect(ga4.supportedTypes).toEqual(['track', 'page', 'screen', 'group', 'identify']);
   });
 });
 
