@@ -213,6 +213,36 @@ describe('ga4 recommended events: Segment spec events give Google’s documented
     expect(ga4EventOf(track('Order Completed', totalOnly)).params).toMatchObject({ value: 40.89 });
   });
 
+  test('a GA4 event with no spec event, sent by its own name, goes as Google documents it', () => {
+    const event = track('add_shipping_info', {
+      currency: 'USD',
+      value: 30.03,
+      coupon: 'SUMMER_FUN',
+      shipping_tier: 'Ground',
+      items: [{ ...GOOGLE_ITEM, 'not a name': 'left out' }],
+    });
+    expect(ga4EventOf(event)).toEqual({
+      name: 'add_shipping_info',
+      params: {
+        items: [GOOGLE_ITEM],
+        coupon: 'SUMMER_FUN',
+        currency: 'USD',
+        shipping_tier: 'Ground',
+        value: 30.03,
+      },
+      timestamp_micros: MICROS,
+    });
+  });
+
+  test('spec events with no GA4 counterpart are custom events', () => {
+    const event = track('Checkout Step Completed', { checkout_id: 'c-1', step: 2 });
+    expect(ga4EventOf(event)).toEqual({
+      name: 'checkout_step_completed',
+      params: { checkout_id: 'c-1', step: 2 },
+      timestamp_micros: MICROS,
+    });
+  });
+
   test('products without an id or a name are no items; an empty list sends none', () => {
     const event = track('Cart Viewed', { products: [{ price: 3 }, 'not a product'] });
     expect(ga4EventOf(event).params).toEqual({});
