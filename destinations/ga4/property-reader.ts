@@ -24,11 +24,10 @@ export class PropertyReader {
     return this.use(keys, firstNumber(...keys.map((key) => this.properties[key])));
   }
 
-  /** The objects of an array property (`products`); used when it holds at least one. */
+  /** The objects of an array property (`products`); used whenever it is an array. */
   records(key: string): JsonObject[] {
     const value = this.properties[key];
-    const records = Array.isArray(value) ? value.filter(isRecord) : [];
-    return this.use([key], records.length ? records : undefined) ?? [];
+    return this.use([key], Array.isArray(value) ? value.filter(isRecord) : undefined) ?? [];
   }
 
   /** A reader of the same properties whose reads count here only once `adopt`ed. */

@@ -73,7 +73,7 @@ function ga4Items(read: PropertyReader): JsonObject[] {
 function orderItems(read: PropertyReader): JsonObject[] {
   const items = productItems(read);
   const affiliation = items.length ? read.text('affiliation') : undefined;
-  return affiliation ? items.map((item) => ({ affiliation, ...item })) : items;
+  return affiliation ? items.map((item) => itemParams({ affiliation, ...item })) : items;
 }
 
 /** Σ price × quantity over the items that have a price (GA4's definition of `value`). */

@@ -246,6 +246,7 @@ describe('ga4 recommended events: Segment spec events give Google’s documented
   test('products without an id or a name are no items; an empty list sends none', () => {
     const event = track('Cart Viewed', { products: [{ price: 3 }, 'not a product'] });
     expect(ga4EventOf(event).params).toEqual({});
+    expect(ga4EventOf(track('Order Cancelled', { products: [] })).params).toEqual({});
   });
 });
 
