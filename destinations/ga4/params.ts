@@ -13,7 +13,7 @@ const MAX_PARAM_VALUE = 100;
 const MAX_PARAMS = 25;
 const MAX_USER_PROPERTY_NAME = 24;
 const MAX_USER_PROPERTY_VALUE = 36;
-const MAX_USER_PROPERTIES = 25;
+export const MAX_USER_PROPERTIES = 25;
 export const MAX_ITEMS = 200;
 
 /** Page parameters GA4 stores longer than 100 characters. */
@@ -74,6 +74,9 @@ const RESERVED_USER_PROPERTIES = new Set([
 
 const RESERVED_PREFIXES = ['google_', 'ga_', 'firebase_'];
 
+/** What GA4 accepts as a parameter name. */
+const VALID_NAME = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
+
 function reservedPrefix(name: string): boolean {
   return RESERVED_PREFIXES.some((prefix) => name.startsWith(prefix));
 }
@@ -110,9 +113,39 @@ function paramValue(name: string, value: unknown): string | number | undefined {
   return truncate(text, LONG_PARAMS[name] ?? MAX_PARAM_VALUE);
 }
 
+/** Code-unit order, the same on every machine (localeCompare depends on the locale). */
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
- * Event parameters: `standard` ones (already GA4 names, `items` kept as an array) first, then
- * the event's own properties under valid names, at most 25 in all.
+ * The entries GA4 can name (`Sales Rep` → `sales_rep`) as [GA4 name, value], in the order of
+ * their GA4 names, one per name (of two keys making one name, the first in code unit order): the
+ * same properties give the same parameters whatever order an SDK wrote them in.
+ */
+function byGa4Name(
+  record: JsonObject,
+  maxName: number,
+  reserved: ReadonlySet<string>,
+): [string, unknown][] {
+  const named: [string, string, unknown][] = [];
+  for (const [key, value] of Object.entries(record)) {
+    const name = snakeName(key, maxName);
+    if (name && !reservedPrefix(name) && !reserved.has(name)) named.push([name, key, value]);
+  }
+  named.sort(([nameA, keyA], [nameB, keyB]) => byName(nameA, nameB) || byName(keyA, keyB));
+  return named
+    .filter(([name], index) => index === 0 || named[index - 1][0] !== name)
+    .map(([name, , value]) => [name, value]);
+}
+
+/** Properties that are no custom parameter: `items` only ever holds GA4 items. */
+const NOT_CUSTOM = new Set(['items']);
+
+/**
+ * Event parameters, at most GA4's 25: the `standard` ones (already GA4 names, `items` kept as an
+ * array) in their order, then custom ones from the event's own properties in the order of their
+ * names (see byGa4Name). Past 25, the later ones are left out.
  */
 export function eventParams(standard: JsonObject, properties: JsonObject = {}): JsonObject {
   const params: JsonObject = {};
@@ -126,34 +159,45 @@ export function eventParams(standard: JsonObject, properties: JsonObject = {}): 
     if (kept !== undefined) params[name] = kept;
   };
   for (const [name, value] of Object.entries(standard)) add(name, value);
-  for (const [key, value] of Object.entries(properties)) {
-    const name = snakeName(key, MAX_PARAM_NAME);
-    if (name && !reservedPrefix(name) && name !== 'items') add(name, value);
-  }
+  for (const [name, value] of byGa4Name(properties, MAX_PARAM_NAME, NOT_CUSTOM)) add(name, value);
   return params;
 }
 
-/** One `items[]` entry: its parameters cut to length, without empty ones. */
+/** One `items[]` entry: parameters with valid names, values cut to length, no empty ones. */
 export function itemParams(item: JsonObject): JsonObject {
   const result: JsonObject = {};
   for (const [name, value] of Object.entries(item)) {
+    if (!VALID_NAME.test(name) || reservedPrefix(name)) continue;
     const kept = paramValue(name, value);
     if (kept !== undefined) result[name] = kept;
   }
   return result;
 }
 
-/** Traits as `user_properties` (`{ plan: { value: "pro" } }`) within GA4's limits. */
-export function userProperties(traits: unknown): JsonObject {
-  const properties: JsonObject = {};
-  for (const [key, value] of Object.entries(isRecord(traits) ? traits : {})) {
-    if (Object.keys(properties).length >= MAX_USER_PROPERTIES) break;
-    const name = snakeName(key, MAX_USER_PROPERTY_NAME);
-    if (!name || reservedPrefix(name) || RESERVED_USER_PROPERTIES.has(name)) continue;
-    if (typeof value === 'number' && Number.isFinite(value)) properties[name] = { value };
-    else if (typeof value === 'string' || typeof value === 'boolean') {
-      properties[name] = { value: truncate(String(value), MAX_USER_PROPERTY_VALUE) };
-    }
+/** A user property's value: numbers as they are, text and booleans as text cut to 36. */
+function userPropertyValue(value: unknown): string | number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if ((typeof value === 'string' && value !== '') || typeof value === 'boolean') {
+    return truncate(String(value), MAX_USER_PROPERTY_VALUE);
   }
-  return properties;
+  return undefined;
+}
+
+/**
+ * Traits as `user_properties` (`{ plan: { value: "pro" } }`) within GA4's limits: names of 24,
+ * values of 36, reserved names and values GA4 cannot hold (objects, lists) left out, and past 25
+ * the first 25 by name kept.
+ */
+export function userProperties(traits: unknown): JsonObject {
+  const values = Object.entries(isRecord(traits) ? traits : {})
+    .map(([key, value]) => [key, userPropertyValue(value)] as const)
+    .filter(([, value]) => value !== undefined);
+  const named = byGa4Name(
+    Object.fromEntries(values),
+    MAX_USER_PROPERTY_NAME,
+    RESERVED_USER_PROPERTIES,
+  );
+  return Object.fromEntries(
+    named.slice(0, MAX_USER_PROPERTIES).map(([name, value]) => [name, { value }]),
+  );
 }

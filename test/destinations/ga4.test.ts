@@ -55,12 +55,21 @@ describe('ga4 config', () => {
       apiSecret: 'mp-secret',
       region: 'global',
       clientIdPath: 'anonymousId',
+      appInstanceIdPath: 'integrations.Google Analytics 4.appInstanceId',
       userIdAsClientId: false,
     });
   });
 
   testConfigErrors('ga4', [
-    [{ apiSecret: 's' }, 'measurementId: required'],
+    [{ apiSecret: 's' }, 'measurementId: required (or firebaseAppId, for an app stream)'],
+    [{ measurementId: 'G-ABCDE' }, 'apiSecret: required with measurementId'],
+    [{ firebaseAppId: '1:1234567890:android:0a1b2c3d4e5f' }, 'firebaseApiSecret: required'],
+    [{ firebaseAppId: 'my-app', firebaseApiSecret: 's' }, 'firebaseAppId: must be a Firebase'],
+    [
+      { measurementId: 'G-ABCDE', apiSecret: 's', consent: { adUserData: [] } },
+      'consent.adUserData',
+    ],
+    [{ measurementId: 'G-ABCDE', apiSecret: 's', consent: { ads: ['C0004'] } }, 'unknown field'],
     [{ measurementId: 'UA-1234-1', apiSecret: 's' }, 'measurementId: must be a GA4 measurement id'],
     [{ measurementId: 'G-ABCDE', apiSecret: '' }, 'apiSecret: must not be empty'],
     [{ measurementId: 'G-ABCDE', apiSecret: 's', region: 'us' }, 'region: Invalid option'],
@@ -92,9 +101,10 @@ describe('ga4 mapping', () => {
             tax: 4.5,
             shipping: 4.9,
             coupon: 'SPRING',
-            affiliation: 'Acme Web',
+            // GA4's affiliation is an item parameter: the order's goes to each item.
             items: [
               {
+                affiliation: 'Acme Web',
                 item_id: 'sku-1',
                 item_name: 'Mug',
                 item_brand: 'Acme',
@@ -104,9 +114,18 @@ describe('ga4 mapping', () => {
                 quantity: 2,
                 index: 1,
               },
-              { item_id: 'sku-2', item_name: 'Tea', price: 30.5, quantity: 1, coupon: 'TEA10' },
+              {
+                affiliation: 'Acme Web',
+                item_id: 'sku-2',
+                item_name: 'Tea',
+                price: 30.5,
+                quantity: 1,
+                coupon: 'TEA10',
+              },
             ],
+            // Not GA4 parameters of purchase (value is the revenue): custom, by name.
             gift_wrap: 'true',
+            total: 64.9,
           },
           timestamp_micros: MICROS,
         },
@@ -192,8 +211,17 @@ describe('ga4 mapping', () => {
     );
   });
 
-  test('screen and alias are not sent to GA4', () => {
-    expect(ga4.supportedTypes).toEqual(['track', 'page', 'group', 'identify']);
+  test('screen → screen_view with the screen name (Firebase’s manual screen_view)', () => {
+    const event = segmentEvent('screen', { name: 'Checkout', properties: { step: 2 } });
+    expect(ga4EventOf(event)).toEqual({
+      name: 'screen_view',
+      params: { screen_name: 'Checkout', step: 2 },
+      timestamp_micros: MICROS,
+    });
+  });
+
+  test('alias is not sent to GA4', () => {
+    expect(ga4.supportedTypes).toEqual(['track', 'page', 'screen', 'group', 'identify']);
   });
 });
 
