@@ -4,8 +4,9 @@
  * anything with a 2xx and silently drops what breaks them, so names are made valid, values cut
  * to length and counts capped here, where it can be tested.
  */
+import { withoutPersonalTraits } from '../shared/traits';
 import { DestinationMappingError } from '../destination';
-import { isRecord, truncate, type JsonObject } from '../shared/values';
+import { truncate, type JsonObject } from '../shared/values';
 
 const MAX_EVENT_NAME = 40;
 const MAX_PARAM_NAME = 40;
@@ -189,7 +190,8 @@ function userPropertyValue(value: unknown): string | number | undefined {
  * the first 25 by name kept.
  */
 export function userProperties(traits: unknown): JsonObject {
-  const values = Object.entries(isRecord(traits) ? traits : {})
+  // Google's policy forbids personally identifiable information: contact traits stay here.
+  const values = Object.entries(withoutPersonalTraits(traits))
     .map(([key, value]) => [key, userPropertyValue(value)] as const)
     .filter(([, value]) => value !== undefined);
   const named = byGa4Name(

@@ -93,3 +93,23 @@ export function addressOf(traits: unknown): Address {
 export function userTraits(event: Pick<SegmentEvent, 'traits' | 'context'>): JsonObject {
   return { ...recordOf(event.context?.traits), ...recordOf(event.traits) };
 }
+
+/** Segment's reserved traits that identify a person: contact details, names, birthday, address. */
+const PERSONAL_TRAITS: readonly ReservedTrait[] = [
+  'address',
+  'birthday',
+  'email',
+  'firstName',
+  'lastName',
+  'name',
+  'phone',
+  'username',
+];
+
+/**
+ * The traits without those that identify a person, under either spelling, for vendors whose
+ * terms forbid receiving them (Google Analytics: no personally identifiable information).
+ */
+export function withoutPersonalTraits(traits: unknown): JsonObject {
+  return renameTraits(traits, Object.fromEntries(PERSONAL_TRAITS.map((name) => [name, null])));
+}

@@ -158,8 +158,15 @@ describe('ga4 mapping', () => {
     });
   });
 
-  test('identify sends nothing unless an event name is configured, then user properties', () => {
-    const event = identify({ plan: 'pro', email: 'ada@example.com', age: 36, address: { a: 1 } });
+  test('identify sends nothing unless an event name is configured, then user properties without personal data', () => {
+    const event = identify({
+      plan: 'pro',
+      email: 'ada@example.com',
+      firstName: 'Ada',
+      phone: '+44 20 7946 0018',
+      age: 36,
+      address: { a: 1 },
+    });
     expect(ga4.transform(event, context)).toEqual([]);
     const withEvent = contextFor(ga4, {
       measurementId: 'G-7Q2RW1P9ZK',
@@ -169,9 +176,9 @@ describe('ga4 mapping', () => {
     expect(bodyOf(onlyRequest(ga4, withEvent, event))).toEqual({
       client_id: CLIENT_ID,
       user_id: 'user-4711',
+      // Google's terms forbid personally identifiable information: contact traits stay behind.
       user_properties: {
         plan: { value: 'pro' },
-        email: { value: 'ada@example.com' },
         age: { value: 36 },
       },
       events: [{ name: 'user_identified', params: {}, timestamp_micros: MICROS }],
