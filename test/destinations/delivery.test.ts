@@ -658,7 +658,8 @@ const CASES: DeliveryCase[] = [
           }),
         ]),
       );
-      expect(requests.find((r) => String(r.url) === job.slice(5))?.body).toEqual({
+      const profiles = requests.find((r) => r.url.pathname === '/api/profile-bulk-import-jobs');
+      expect(profiles?.body).toEqual({
         data: {
           type: 'profile-bulk-import-job',
           attributes: {
