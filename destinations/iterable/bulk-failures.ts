@@ -69,16 +69,11 @@ export function bulkVerdict(
   for (const [list, rule] of Object.entries(FAILURES)) {
     const named = new Set(listOf(failed, list).map((value) => normalized(rule.identifier, value)));
     if (named.size === 0) continue;
+    const where = failed === body ? list : `failedUpdates.${list}`;
     items.forEach((item, index) => {
-      // An item is identified by its email when it has one (Iterable prioritizes email).
-      const own =
-        rule.identifier === 'email'
-          ? stringOf(item.email)
-          : item.email === undefined
-            ? stringOf(item.userId)
-            : undefined;
+      const own = identifierOf(item, rule.identifier);
       if (own !== undefined && named.has(normalized(rule.identifier, own))) {
-        judge(index, rule.verdict, `${rule.says} "${own}" (failedUpdates.${list})`);
+        judge(index, rule.verdict, `${rule.says} "${own}" (${where})`);
       }
     });
   }
@@ -100,6 +95,15 @@ export function bulkVerdict(
     };
   }
   return perItemVerdict(items.length, verdicts, { outcome: 'ok' });
+}
+
+/**
+ * The item's identifier of that kind, if it is the one Iterable went by: an item with an email is
+ * identified by it (Iterable prioritizes email), else by its userId.
+ */
+function identifierOf(item: BulkItem, kind: 'email' | 'userId'): string | undefined {
+  if (kind === 'email') return stringOf(item.email);
+  return item.email === undefined ? stringOf(item.userId) : undefined;
 }
 
 /** Emails compare case-insensitively; userIds are case-sensitive (Iterable's userId spec). */

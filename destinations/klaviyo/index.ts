@@ -124,7 +124,7 @@ function createEvent(metric: MetricEvent, event: SegmentEvent, profile: JsonObje
 }
 
 function eventRequests(event: SegmentEvent, { config }: Context): DestinationRequest[] {
-  personOf(event, 'Klaviyo');
+  personOf(event, 'Klaviyo'); // throws for an event with neither userId nor anonymousId
   const profile = profileOf(event, { anonymousId: true });
   return metricEventsOf(event, eventNameOf(event), config.ecommerceMetrics).map((metric) =>
     jsonRequest(target(config, '/api/events'), createEvent(metric, event, profile)),
