@@ -36,8 +36,8 @@ function spellingsOf(name: string): string[] {
   return snake === name ? [name] : [name, snake];
 }
 
-/** The value of a trait under either spelling. */
-function traitOf(traits: unknown, name: string): unknown {
+/** The value of a reserved trait under either spelling (`firstName` or `first_name`). */
+export function traitOf(traits: unknown, name: string): unknown {
   const record = recordOf(traits);
   for (const key of spellingsOf(name)) {
     if (record[key] !== undefined && record[key] !== null) return record[key];

@@ -150,6 +150,12 @@ const GROUP = event('group', ALICE, {
   traits: { name: 'Acme Inc', employees: 120, plan: 'enterprise' },
 });
 const ALIAS = event('alias', BOB, { previousId: BOB.anonymousId });
+/** Bob's profile with an email Klaviyo refuses. */
+const KLAVIYO_BAD_PROFILE = event('identify', BOB, { traits: { email: 'bob at acme' } });
+const ITERABLE_CHECKOUT = event('track', ALICE, {
+  event: 'Checkout Started',
+  properties: { order_id: 'o-1002', value: 12.5 },
+});
 
 const json = (value: unknown): string => JSON.stringify(value);
 const accepted = (status: number, body: unknown) => (): ScriptedResponse => ({
@@ -559,6 +565,181 @@ const CASES: DeliveryCase[] = [
       });
     },
   },
+  {
+    type: 'klaviyo',
+    config: { privateApiKey: 'pk_5f2c9a7e1b3d4f6a8c0e2b4d6f8a1c3e5b', profileImport: 'bulk' },
+    secrets: ['pk_5f2c9a7e1b3d4f6a8c0e2b4d6f8a1c3e5b'],
+    events: [SIGNED_UP, ORDER, IDENTIFY],
+    accept: (request) =>
+      request.path === '/api/profile-bulk-import-jobs'
+        ? accepted(202, {
+            data: {
+              type: 'profile-bulk-import-job',
+              id: 'ZXhhbXBsZS1qb2ItaWQ',
+              attributes: { status: 'queued', created_at: TIMESTAMP, total_count: 1 },
+              links: {
+                self: 'https://a.klaviyo.com/api/profile-bulk-import-jobs/ZXhhbXBsZS1qb2ItaWQ',
+              },
+            },
+          })()
+        : accepted(202, '')(),
+    // Klaviyo's JSON:API error shape (ClientError in its API reference).
+    rejection: json({
+      errors: [
+        {
+          id: '7c1a6e0f-3d2b-4c5a-8e9f-0a1b2c3d4e5f',
+          status: 400,
+          code: 'invalid',
+          title: 'Invalid input.',
+          detail: "'time' must be after the year 2000",
+          source: { pointer: '/data/attributes/time' },
+        },
+      ],
+    }),
+    throttling: json({
+      errors: [
+        {
+          id: '1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b',
+          status: 429,
+          code: 'throttled',
+          title: 'Request was throttled.',
+          detail: 'Request was throttled. Expected available in 7 seconds.',
+        },
+      ],
+    }),
+    expectSuccess(requests, [signedUp, order]) {
+      for (const request of requests) {
+        expect(request.headers).toMatchObject({
+          authorization: 'Klaviyo-API-Key pk_5f2c9a7e1b3d4f6a8c0e2b4d6f8a1c3e5b',
+          revision: '2026-10-15',
+          'content-type': 'application/vnd.api+json',
+        });
+      }
+      const events = 'POST https://a.klaviyo.com/api/events';
+      const job = 'POST https://a.klaviyo.com/api/profile-bulk-import-jobs';
+      const addressed = requests.map((r) => `${r.method} ${String(r.url)}`);
+      expect([...addressed].sort()).toEqual([events, events, events, job]);
+      // Alice's order (Placed Order, Ordered Product) goes before her profile.
+      expect(addressed.lastIndexOf(events)).toBeLessThan(addressed.indexOf(job));
+      type Created = { data: { attributes: Record<string, unknown> } };
+      const created = requests
+        .filter((r) => String(r.url).endsWith('/api/events'))
+        .map((r) => (r.body as Created).data.attributes);
+      expect(created).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            unique_id: signedUp.messageId,
+            properties: { plan: 'pro' },
+            metric: { data: { type: 'metric', attributes: { name: 'Signed Up' } } },
+            profile: {
+              data: {
+                type: 'profile',
+                attributes: expect.objectContaining({
+                  external_id: BOB.userId,
+                  anonymous_id: BOB.anonymousId,
+                }),
+              },
+            },
+          }),
+          expect.objectContaining({
+            unique_id: order.messageId,
+            value: 64.9,
+            value_currency: 'EUR',
+            metric: { data: { type: 'metric', attributes: { name: 'Placed Order' } } },
+            properties: expect.objectContaining({
+              OrderId: 'o-1001',
+              ItemNames: ['Salt & Pepper Mill'],
+            }),
+          }),
+          expect.objectContaining({
+            unique_id: `${order.messageId}:0`,
+            value: 55.5,
+            metric: { data: { type: 'metric', attributes: { name: 'Ordered Product' } } },
+          }),
+        ]),
+      );
+      const profiles = requests.find((r) => r.url.pathname === '/api/profile-bulk-import-jobs');
+      expect(profiles?.body).toEqual({
+        data: {
+          type: 'profile-bulk-import-job',
+          attributes: {
+            profiles: {
+              data: [
+                {
+                  type: 'profile',
+                  attributes: expect.objectContaining({
+                    external_id: ALICE.userId,
+                    email: 'alice@acme.example',
+                    first_name: 'Alice',
+                    last_name: 'Liddell',
+                    properties: { plan: 'pro', createdAt: '2024-04-30T09:00:00.000Z' },
+                  }),
+                },
+              ],
+            },
+          },
+        },
+      });
+    },
+  },
+  {
+    type: 'iterable',
+    config: { apiKey: '4c8e2a9f6b1d3e5a7c9b0d2f4e6a8c1b', dataCenter: 'eu' },
+    secrets: ['4c8e2a9f6b1d3e5a7c9b0d2f4e6a8c1b'],
+    events: [SIGNED_UP, ORDER, IDENTIFY],
+    accept: (request) =>
+      /\/(trackBulk|bulkUpdate)$/.test(request.path)
+        ? accepted(200, { successCount: 1, failCount: 0, failedUpdates: {} })()
+        : accepted(200, { msg: '', code: 'Success', params: null })(),
+    // Iterable's IterableApiResponse error shape.
+    rejection: json({ msg: 'Invalid parameters: eventName', code: 'BadParams', params: null }),
+    throttling: json({ msg: 'Rate limit exceeded', code: 'RateLimitExceeded', params: null }),
+    expectSuccess(requests, [signedUp]) {
+      const host = 'https://api.eu.iterable.com';
+      expect(
+        requests.every((r) => r.headers['api-key'] === '4c8e2a9f6b1d3e5a7c9b0d2f4e6a8c1b'),
+      ).toBe(true);
+      expect(requests.map((r) => `${r.method} ${String(r.url)}`).sort()).toEqual([
+        `POST ${host}/api/commerce/trackPurchase`,
+        `POST ${host}/api/events/trackBulk`,
+        `POST ${host}/api/users/bulkUpdate`,
+      ]);
+      const bodyAt = (path: string) => requests.find((r) => r.url.pathname === path)?.body;
+      expect(bodyAt('/api/events/trackBulk')).toEqual({
+        events: [
+          {
+            userId: BOB.userId,
+            eventName: 'Signed Up',
+            id: signedUp.messageId,
+            createdAt: TIMESTAMP_MS / 1000,
+            dataFields: { plan: 'pro' },
+          },
+        ],
+      });
+      expect(bodyAt('/api/commerce/trackPurchase')).toEqual({
+        id: 'o-1001',
+        user: { userId: ALICE.userId },
+        items: [{ id: 'sku-1', name: 'Salt & Pepper Mill', price: 27.75, quantity: 2 }],
+        total: 64.9,
+        createdAt: TIMESTAMP_MS / 1000,
+        dataFields: { revenue: 55.5, currency: 'eur', affiliation: 'Salt & Pepper Store' },
+      });
+      expect(bodyAt('/api/users/bulkUpdate')).toEqual({
+        users: [
+          {
+            userId: ALICE.userId,
+            dataFields: {
+              email: 'alice@acme.example',
+              firstName: 'Alice',
+              lastName: 'Liddell',
+              plan: 'pro',
+              createdAt: '2024-04-30T09:00:00.000Z',
+            },
+          },
+        ],
+      });
+    },
+  },
 ];
 
 function caseOf(type: string): DeliveryCase {
@@ -930,6 +1111,92 @@ const QUIRKS: Quirk[] = [
       '201 with errors naming no object: the request is dead-lettered (Braze processed the rest)',
     answer: { status: 201, body: json({ message: 'success', errors: ['minor error message'] }) },
     expected: [{ abort: /^Braze dropped 1 object\(s\) and processed the others / }],
+  },
+  {
+    type: 'klaviyo',
+    title: 'a bulk import job refused naming a profile: it is dead-lettered, the others sent again',
+    // Alice's and Bob's profiles share one job; Klaviyo's JSON:API error points at Bob's.
+    events: [IDENTIFY, KLAVIYO_BAD_PROFILE],
+    answer: {
+      status: 400,
+      body: json({
+        errors: [
+          {
+            id: '0b9e6f3a-5b1c-4d1e-9f0a-2c3d4e5f6a7b',
+            status: 400,
+            code: 'invalid',
+            title: 'Invalid input.',
+            detail: 'Invalid email address',
+            source: { pointer: '/data/attributes/profiles/data/1/attributes/email' },
+          },
+        ],
+      }),
+    },
+    expected: [
+      {
+        retry: /^Klaviyo refused the import job for other profiles in it; sent again without them$/,
+      },
+      { abort: /^Klaviyo refused the profile: Invalid input\.: Invalid email address$/ },
+    ],
+  },
+  {
+    type: 'iterable',
+    title: 'trackBulk naming an invalid userId: that event is dead-lettered, the other was taken',
+    events: [SIGNED_UP, ITERABLE_CHECKOUT],
+    // The documented BulkTrackResponse (Iterable API reference, POST /api/events/trackBulk).
+    answer: {
+      status: 200,
+      body: json({
+        successCount: 1,
+        failCount: 1,
+        disallowedEventNames: [],
+        filteredOutFields: [],
+        createdFields: [],
+        failedUpdates: { invalidUserIds: [BOB.userId], invalidEmails: [] },
+      }),
+    },
+    expected: [
+      { abort: /^Iterable refused the event: invalid userId "bob@acme\.example"/ },
+      'delivered',
+    ],
+  },
+  {
+    type: 'iterable',
+    title: 'trackBulk naming a user not found yet: that event is sent again, the other was taken',
+    events: [SIGNED_UP, ITERABLE_CHECKOUT],
+    answer: {
+      status: 200,
+      body: json({
+        successCount: 1,
+        failCount: 1,
+        failedUpdates: { notFoundUserIds: [ALICE.userId] },
+      }),
+    },
+    expected: ['delivered', { retry: /^Iterable refused the event: no user with this userId yet/ }],
+  },
+  {
+    type: 'iterable',
+    title: 'bulkUpdate naming a userId conflict: the update is dead-lettered',
+    events: [IDENTIFY],
+    answer: {
+      status: 200,
+      body: json({
+        successCount: 0,
+        failCount: 1,
+        failedUpdates: { conflictUserIds: [ALICE.userId] },
+      }),
+    },
+    expected: [{ abort: /^Iterable refused the user update: userId of another user/ }],
+  },
+  {
+    type: 'iterable',
+    title: 'trackPurchase 409 (a forgotten user): dead-lettered, not retried',
+    events: [ORDER],
+    answer: {
+      status: 409,
+      body: json({ msg: 'Contact is GDPR forgotten', code: 'ForgottenUserError', params: null }),
+    },
+    expected: [{ abort: /^HTTP 409: .*ForgottenUserError/ }],
   },
 ];
 
