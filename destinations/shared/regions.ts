@@ -98,7 +98,10 @@ function countryNames(): Map<string, string> {
     for (const second of letters) {
       const code = `${first}${second}`;
       const name = names.of(code);
-      if (name) countriesByName.set(squeezed(name), code.toLowerCase());
+      if (!name) continue;
+      // Retired codes name their successor's country (DD: Germany): keep the canonical code.
+      const canonical = Intl.getCanonicalLocales(`und-${code}`)[0].slice(4).toLowerCase();
+      countriesByName.set(squeezed(name), canonical);
     }
   }
   return countriesByName;
@@ -110,6 +113,8 @@ function countryNames(): Map<string, string> {
  */
 export function countryCode(country: string): string | undefined {
   const trimmed = country.trim();
+  const alias = COUNTRY_ALIASES[squeezed(trimmed)];
+  if (alias) return alias;
   if (/^[a-z]{2}$/i.test(trimmed)) return trimmed.toLowerCase();
   return countryNames().get(squeezed(trimmed));
 }
