@@ -43,6 +43,7 @@ export function tiktokEventOf(
   event: SegmentEvent,
   mapping: TikTokMapping,
 ): SourcedEvent | undefined {
+  if (event.type !== 'track' && event.type !== 'page') return undefined;
   if (event.type === 'page' && mapping.pageEvent === null) return undefined;
   const app = isAppEvent(event);
   const sourceId = app ? mapping.appId : mapping.pixelCode;
@@ -102,6 +103,7 @@ function propertiesOf(event: SegmentEvent): Record<string, unknown> | undefined 
   const contents = conversion.products.map((product) =>
     compact({
       content_id: product.id ?? product.sku,
+      content_type: 'product',
       content_name: product.name,
       content_category: product.category,
       brand: product.brand,
@@ -113,7 +115,6 @@ function propertiesOf(event: SegmentEvent): Record<string, unknown> | undefined 
     value: conversion.value,
     currency: conversion.currency,
     contents: contents.length ? contents : undefined,
-    content_type: contents.length ? 'product' : undefined,
     query: conversion.query,
     order_id: conversion.orderId,
     description: stringOf(recordOf(event.properties).description),
