@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { defineDestination } from '../destination';
-import { count, secret } from '../shared/config';
+import { callingCode, count, eventNameMap, secret } from '../shared/config';
 import { batchableRequest, jsonBatching, withQuery } from '../shared/requests';
 import { graphVerdict } from './graph-errors';
 import { ACTION_SOURCES, serverEventOf } from './server-event';
@@ -36,12 +36,9 @@ export const FacebookConversionsConfig = z.strictObject({
   /** Events Manager's test event code: events show in Test Events and count nowhere else. */
   testEventCode: z.string().min(1).optional(),
   /** Prepended to phone numbers written without their country code (`1` for the US). */
-  phoneCountryCode: z
-    .string()
-    .regex(/^[1-9]\d{0,2}$/, 'must be a country calling code such as 1 or 49')
-    .optional(),
+  phoneCountryCode: callingCode().optional(),
   /** Segment event name → Meta event name, before the standard mapping (`"Lead Captured": "Lead"`). */
-  eventNames: z.record(z.string().min(1), z.string().min(1)).default({}),
+  eventNames: eventNameMap(),
   maxEventsPerRequest: count(MAX_EVENTS).default(MAX_EVENTS),
 });
 

@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { defineDestination, type DestinationResponse, type Verdict } from '../destination';
-import { count, secret } from '../shared/config';
+import { callingCode, count, eventNameMap, secret } from '../shared/config';
 import { batchableRequest, excerpt, headerOf, jsonBodyOf, jsonRequest } from '../shared/requests';
 import type { Batching } from '../shared/requests';
 import { isRecord, numberOf, stringOf } from '../shared/values';
@@ -42,12 +42,9 @@ export const TikTokConfig = z
     /** Events Manager's test event code: events show in Test Events only. */
     testEventCode: z.string().min(1).optional(),
     /** Prepended to phone numbers written without their country code (`1` for the US). */
-    phoneCountryCode: z
-      .string()
-      .regex(/^[1-9]\d{0,2}$/, 'must be a country calling code such as 1 or 49')
-      .optional(),
+    phoneCountryCode: callingCode().optional(),
     /** Segment event name → TikTok event name, before the standard mapping. */
-    eventNames: z.record(z.string().min(1), z.string().min(1)).default({}),
+    eventNames: eventNameMap(),
     /** The event page views are sent as; null: page views are not sent. */
     pageEvent: z.string().min(1).nullable().default('Pageview'),
     maxEventsPerRequest: count(MAX_EVENTS).default(MAX_EVENTS),
