@@ -9,6 +9,7 @@ import { bigquery } from './bigquery';
 import { braze } from './braze';
 import { customerio } from './customerio';
 import type { AnyDestination, Destination } from './destination';
+import { facebookConversions } from './facebook-conversions';
 import { ga4 } from './ga4';
 import { iterable } from './iterable';
 import { klaviyo } from './klaviyo';
@@ -18,6 +19,7 @@ import { postgres } from './postgres';
 import { segment } from './segment';
 import { parseConfig } from './shared/config';
 import { slack } from './slack';
+import { tiktok } from './tiktok';
 import { webhook } from './webhook';
 
 // Each destination has its own Config type; the registry holds them side by side, and callers
@@ -27,6 +29,7 @@ const ALL: readonly AnyDestination[] = [
   bigquery,
   braze,
   customerio,
+  facebookConversions,
   ga4,
   iterable,
   klaviyo,
@@ -35,6 +38,7 @@ const ALL: readonly AnyDestination[] = [
   postgres,
   segment,
   slack,
+  tiktok,
   webhook,
 ];
 

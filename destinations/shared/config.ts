@@ -92,3 +92,13 @@ export function viewNames(kind: 'Page' | 'Screen') {
     })
     .prefault({});
 }
+
+/** A country calling code (`1`, `49`), prepended to phone numbers written without one. */
+export function callingCode() {
+  return z.string().regex(/^[1-9]\d{0,2}$/, 'must be a country calling code such as 1 or 49');
+}
+
+/** Segment event name → the vendor's event name, matched before the destination's own table. */
+export function eventNameMap() {
+  return z.record(z.string().min(1), z.string().min(1)).default({});
+}

@@ -13,6 +13,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   amplitude: { apiKey: 'amp-key' },
   braze: { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'braze-key' },
   customerio: { siteId: 'site', apiKey: 'cio-key' },
+  facebook_conversions: { pixelId: '1234567890', accessToken: 'meta-token' },
   ga4: { measurementId: 'G-ABC123XYZ', apiSecret: 'secret', identifyEventName: 'identify' },
   iterable: { apiKey: 'iterable-key' },
   klaviyo: { privateApiKey: 'pk_klaviyo' },
@@ -20,6 +21,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   posthog: { apiKey: 'phc_key' },
   segment: { writeKey: 'write-key' },
   slack: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/x' },
+  tiktok_events: { accessToken: 'tiktok-token', pixelCode: 'C4ABCDEF123' },
   webhook: { url: 'https://hooks.example.com/in', batchSize: 10 },
 };
 
@@ -51,6 +53,7 @@ test('every destination type is registered under its Segment display name', () =
     bigquery: 'BigQuery',
     braze: 'Braze',
     customerio: 'Customer.io',
+    facebook_conversions: 'Facebook Conversions API',
     ga4: 'Google Analytics 4',
     iterable: 'Iterable',
     klaviyo: 'Klaviyo',
@@ -59,6 +62,7 @@ test('every destination type is registered under its Segment display name', () =
     posthog: 'PostHog',
     segment: 'Segment',
     slack: 'Slack',
+    tiktok_events: 'TikTok Conversions',
     webhook: 'Webhooks',
   });
   for (const [type, destination] of DESTINATIONS) {
@@ -71,7 +75,7 @@ test('every destination type is registered under its Segment display name', () =
 
 test('an unknown type is named with the known ones', () => {
   expect(() => validateDestinationConfig({ type: 'foo', config: {} })).toThrow(
-    'unknown destination type "foo" (known: amplitude, bigquery, braze, customerio, ga4, iterable, klaviyo, mixpanel, postgres, posthog, segment, slack, webhook)',
+    `unknown destination type "foo" (known: ${[...DESTINATIONS.keys()].sort().join(', ')})`,
   );
 });
 

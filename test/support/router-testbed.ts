@@ -27,6 +27,8 @@ export interface RouterTestbed {
       pool?: pg.Pool;
       policy?: Partial<DeliveryPolicy>;
       options?: Partial<WorkerOptions>;
+      /** What sends requests; default the global fetch (see toVendor). */
+      fetch?: typeof fetch;
     },
   ): DestinationWorker;
 }
@@ -53,13 +55,14 @@ export function routerTestbed(): RouterTestbed {
   let locks: DeliveryLocks;
   const workers: DestinationWorker[] = [];
   const testbed = {
-    worker(destination, config, { pool, policy, options } = {}) {
+    worker(destination, config, { pool, policy, options, fetch } = {}) {
       const created = new DestinationWorker(
         {
           pool: pool ?? testbed.database.pool,
           locks,
           logger: createLogger('silent'),
           metrics: createMetrics(),
+          fetch,
         },
         'hook',
         destination as Destination<unknown>,
@@ -99,4 +102,16 @@ export function routerTestbed(): RouterTestbed {
 export function answerByEvent(answers: Record<string, ScriptedResponse>) {
   return (request: { body: string }): ScriptedResponse =>
     answers[(JSON.parse(request.body) as { event: string }).event] ?? { status: 200 };
+}
+
+/**
+ * A fetch that sends every request, whatever vendor host it addresses, to the local vendor server
+ * (path and query kept), recording the URL the destination addressed in `addressed`.
+ */
+export function toVendor(vendor: VendorServer, addressed: URL[] = []): typeof fetch {
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    addressed.push(url);
+    return fetch(new URL(`${url.pathname}${url.search}`, vendor.url), init);
+  };
 }
