@@ -10,6 +10,8 @@ import { braze } from './braze';
 import { customerio } from './customerio';
 import type { AnyDestination, Destination } from './destination';
 import { ga4 } from './ga4';
+import { hubspot } from './hubspot';
+import { intercom } from './intercom';
 import { mixpanel } from './mixpanel';
 import { posthog } from './posthog';
 import { postgres } from './postgres';
@@ -26,6 +28,8 @@ const ALL: readonly AnyDestination[] = [
   braze,
   customerio,
   ga4,
+  hubspot,
+  intercom,
   mixpanel,
   posthog,
   postgres,
