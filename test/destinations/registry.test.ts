@@ -14,6 +14,14 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   braze: { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'braze-key' },
   customerio: { siteId: 'site', apiKey: 'cio-key' },
   ga4: { measurementId: 'G-ABC123XYZ', apiSecret: 'secret', identifyEventName: 'identify' },
+  hubspot: {
+    accessToken: 'pat-na1-token',
+    hubId: '1234567',
+    events: { 'Order Completed': 'order_completed' },
+    pageEvent: 'page_viewed',
+    contactProperties: { plan: 'plan' },
+  },
+  intercom: { accessToken: 'intercom-token' },
   mixpanel: { projectToken: 'token', groupKey: 'company_id', identityMerge: 'original' },
   posthog: { apiKey: 'phc_key' },
   segment: { writeKey: 'write-key' },
@@ -50,6 +58,8 @@ test('every destination type is registered under its Segment display name', () =
     braze: 'Braze',
     customerio: 'Customer.io',
     ga4: 'Google Analytics 4',
+    hubspot: 'HubSpot',
+    intercom: 'Intercom',
     mixpanel: 'Mixpanel',
     postgres: 'Postgres',
     posthog: 'PostHog',
@@ -67,7 +77,7 @@ test('every destination type is registered under its Segment display name', () =
 
 test('an unknown type is named with the known ones', () => {
   expect(() => validateDestinationConfig({ type: 'foo', config: {} })).toThrow(
-    'unknown destination type "foo" (known: amplitude, bigquery, braze, customerio, ga4, mixpanel, postgres, posthog, segment, slack, webhook)',
+    'unknown destination type "foo" (known: amplitude, bigquery, braze, customerio, ga4, hubspot, intercom, mixpanel, postgres, posthog, segment, slack, webhook)',
   );
 });
 
@@ -125,7 +135,16 @@ describe.each([...DESTINATIONS.keys()].filter((type) => toolDestinationOf(type))
 });
 
 /** The destinations that send a user's traits as profile attributes (not the event as it is). */
-const PROFILE_DESTINATIONS = ['amplitude', 'braze', 'customerio', 'ga4', 'mixpanel', 'posthog'];
+const PROFILE_DESTINATIONS = [
+  'amplitude',
+  'braze',
+  'customerio',
+  'ga4',
+  'hubspot',
+  'intercom',
+  'mixpanel',
+  'posthog',
+];
 
 describe.each(PROFILE_DESTINATIONS)('%s: a user’s traits from every SDK', (type) => {
   const destination = toolDestinationOf(type)!;
