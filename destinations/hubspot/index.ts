@@ -227,8 +227,10 @@ export const hubspot = defineDestination<HubSpotConfig>({
       return occurrenceRequests(event, context, config.pageEvent, pagePropertiesOf(event));
     }
     if (event.type !== 'track') return [];
-    const mapping = config.events[eventNameOf(event)];
-    if (!mapping) return [];
+    const name = eventNameOf(event);
+    // Own keys only: an event named `constructor` is no mapping.
+    if (!Object.hasOwn(config.events, name)) return [];
+    const mapping = config.events[name];
     return occurrenceRequests(event, context, mapping, recordOf(event.properties));
   },
   batching,

@@ -80,7 +80,7 @@ export function contactPropertiesOf(
   const standard = new Set<string>(Object.values(DEFAULT_PROPERTIES).flatMap((name) => name ?? []));
   for (const [key, value] of Object.entries(renamed)) {
     if (standard.has(key)) put(properties, key, value);
-    else if (allTraits && !(key in mapped)) {
+    else if (allTraits && !Object.hasOwn(mapped, key)) {
       const name = propertyName(key);
       if (name) put(properties, name, value);
     }
@@ -117,7 +117,7 @@ export function eventPropertiesOf(
   for (const [key, value] of Object.entries(recordOf(source))) {
     if (Object.keys(properties).length >= MAX_EVENT_PROPERTIES) break;
     const name = propertyName(key);
-    if (name && !(name in properties)) put(properties, name, value);
+    if (name && !Object.hasOwn(properties, name)) put(properties, name, value);
   }
   return properties;
 }

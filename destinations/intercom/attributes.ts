@@ -68,7 +68,7 @@ function customAttributesOf(values: JsonObject): JsonObject {
   for (const [name, value] of Object.entries(values)) {
     const scalar =
       typeof value === 'string' || typeof value === 'boolean' || Number.isFinite(value);
-    if (scalar && !(keyOf(name) in attributes)) attributes[keyOf(name)] = value;
+    if (scalar && !Object.hasOwn(attributes, keyOf(name))) attributes[keyOf(name)] = value;
   }
   return attributes;
 }
@@ -145,7 +145,7 @@ export function metadataOf(event: SegmentEvent): JsonObject {
     if (Object.keys(metadata).length >= MAX_METADATA) break;
     const key = keyOf(name);
     const kept = metadataValue(value);
-    if (kept !== undefined && !(key in metadata)) metadata[key] = kept;
+    if (kept !== undefined && !Object.hasOwn(metadata, key)) metadata[key] = kept;
   }
   return metadata;
 }

@@ -228,6 +228,8 @@ describe('hubspot track and page: custom event occurrences', () => {
     const withEmail = { context: { traits: { email: 'ada@example.com' } } };
     expect(hubspot.transform(track('Product Viewed', {}, withEmail), context)).toEqual([]);
     expect(hubspot.transform(track('Order Completed', {}), context)).toEqual([]);
+    // Only the config's own keys map: not what every object inherits.
+    expect(hubspot.transform(track('constructor', {}, withEmail), context)).toEqual([]);
   });
 
   test('page: the configured page event with the page’s fields, or nothing', () => {
