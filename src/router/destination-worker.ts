@@ -215,9 +215,10 @@ export class DestinationWorker {
   #steps(rows: ClaimedDelivery[], completion: Completion): Step[] {
     const steps: Step[] = [];
     for (const row of rows) {
+      let event: SegmentEvent;
       let requests: DestinationRequest[];
-      const event = JSON.parse(row.payload) as SegmentEvent;
       try {
+        event = JSON.parse(row.payload) as SegmentEvent;
         requests = this.module.transform(event, this.context);
       } catch (error) {
         // Retrying cannot fix a mapping failure (a required field missing).
