@@ -77,6 +77,15 @@ export interface SentRequest {
   items: readonly unknown[];
 }
 
+/** A request sent for an event, and the vendor's answer to it (see `Destination.followUp`). */
+export interface Answer {
+  request: DestinationRequest;
+  response: DestinationResponse;
+}
+
+/** Most requests `followUp` may add to one event's, so that no answer can make a loop. */
+export const MAX_FOLLOW_UPS = 8;
+
 export interface DestinationResponse {
   status: number;
   headers: Record<string, string>;
@@ -164,6 +173,20 @@ export interface Destination<Config = Record<string, unknown>> extends Destinati
    * refused item fails alone. Return undefined to use the default.
    */
   interpretResponse?(response: DestinationResponse, sent: SentRequest): ResponseVerdict | undefined;
+  /**
+   * For vendors whose writes need an id they assign (Intercom updates a contact and attaches it
+   * to a company by Intercom ids, which only its answers carry): the requests to send next for
+   * `event`, given the answers to its requests so far, in order, the last being the one just
+   * answered with success. Pure like transform, and it may throw DestinationMappingError; `[]`
+   * when the event is done. The router calls it only for an event sent on its own requests
+   * (never for a combined batch), and adds at most MAX_FOLLOW_UPS requests per event. A retried
+   * event starts again from transform, so every step must be safe to repeat.
+   */
+  followUp?(
+    event: SegmentEvent,
+    answers: readonly Answer[],
+    context: TransformContext<Config>,
+  ): DestinationRequest[];
   /**
    * Every credential the config holds (keys, tokens, secrets, a webhook URL that is itself the
    * secret). The router masks them, and the values of headers and query parameters named like

@@ -13,6 +13,8 @@ import { facebookConversions } from './facebook-conversions';
 import { ga4 } from './ga4';
 import { iterable } from './iterable';
 import { klaviyo } from './klaviyo';
+import { hubspot } from './hubspot';
+import { intercom } from './intercom';
 import { mixpanel } from './mixpanel';
 import { posthog } from './posthog';
 import { postgres } from './postgres';
@@ -33,6 +35,9 @@ const ALL: readonly AnyDestination[] = [
   ga4,
   iterable,
   klaviyo,
+
+  hubspot,
+  intercom,
   mixpanel,
   posthog,
   postgres,

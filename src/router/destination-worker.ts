@@ -9,17 +9,21 @@
  * is sent only after the previous one of the same user succeeded or was aborted. A step with an
  * event told to retry stops its user: that user's remaining events wait for the retry time. Where
  * the vendor answers per item, each event of a combined request has its own outcome: a refused
- * event is retried or dead-lettered alone, and the users whose events were taken move on.
+ * event is retried or dead-lettered alone, and the users whose events were taken move on. An event
+ * sent on its own requests may have more derived from the answers (Destination.followUp: ids the
+ * vendor assigned), sent next, in order, before its remaining ones.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { DeliverySettings } from '../config/workspace';
-import type {
-  BatchSlot,
-  Destination,
-  DestinationRequest,
-  SentRequest,
-  TransformContext,
+import {
+  MAX_FOLLOW_UPS,
+  type Answer,
+  type BatchSlot,
+  type Destination,
+  type DestinationRequest,
+  type SentRequest,
+  type TransformContext,
 } from '../../destinations/destination';
 import type { LiveFeed } from '../admin/live-feed';
 import type { SegmentEvent } from '../event';
@@ -62,6 +66,7 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
 
 interface Job {
   row: ClaimedDelivery;
+  event: SegmentEvent;
   requests: DestinationRequest[];
 }
 
@@ -213,9 +218,11 @@ export class DestinationWorker {
   #steps(rows: ClaimedDelivery[], completion: Completion): Step[] {
     const steps: Step[] = [];
     for (const row of rows) {
+      let event: SegmentEvent;
       let requests: DestinationRequest[];
       try {
-        requests = this.module.transform(JSON.parse(row.payload) as SegmentEvent, this.context);
+        event = JSON.parse(row.payload) as SegmentEvent;
+        requests = this.module.transform(event, this.context);
       } catch (error) {
         // Retrying cannot fix a mapping failure (a required field missing).
         const reason = `mapping failed: ${(error as Error).message}`;
@@ -230,7 +237,7 @@ export class DestinationWorker {
       const slot = requests.length === 1 && this.module.batching ? requests[0].batch : undefined;
       const batchKey = slot?.key;
       const itemBytes = slot ? Buffer.byteLength(JSON.stringify(slot.item)) : 0;
-      const job = { row, requests };
+      const job = { row, event, requests };
       const last = steps[steps.length - 1];
       const limits = slot && this.#limitsOf(slot);
       const fits =
@@ -305,13 +312,29 @@ export class DestinationWorker {
         const send = sends[next++];
         let result: SendResult | undefined;
         let last: SentRequest | undefined;
-        for (const sent of send.requests) {
+        const jobs = send.steps.flatMap((step) => step.jobs);
+        const queue = [...send.requests];
+        const answers: Answer[] = [];
+        let followUps = 0;
+        for (let sent = queue.shift(); sent; sent = queue.shift()) {
           last = sent;
           result = await this.#send(sent);
           if (result.outcome.kind !== 'ok') break;
+          if (jobs.length !== 1 || !this.module.followUp || !result.response) continue;
+          answers.push({ request: sent.request, response: result.response });
+          const next = this.#followUps(jobs[0].event, answers);
+          followUps += 'abort' in next ? 0 : next.length;
+          if ('abort' in next || followUps > MAX_FOLLOW_UPS) {
+            const reason =
+              'abort' in next
+                ? next.abort
+                : `the destination asked for more than ${MAX_FOLLOW_UPS} follow-up requests`;
+            result = { ...result, outcome: { kind: 'abort', reason } };
+            break;
+          }
+          queue.unshift(...next.map(sentAlone));
         }
         const evidence = this.#evidenceOf(result!, last!);
-        const jobs = send.steps.flatMap((step) => step.jobs);
         jobs.forEach((job, index) => {
           const outcome = outcomeOfItem(result!.outcome, index);
           this.#record(job.row, outcome, evidence, completion, retryAt, result!.response?.status);
@@ -321,6 +344,18 @@ export class DestinationWorker {
     await Promise.all(
       Array.from({ length: Math.min(this.policy.maxConcurrency, sends.length) }, lane),
     );
+  }
+
+  /**
+   * The requests the destination derives from an event's answers so far (see
+   * Destination.followUp), or why the event must be aborted: the derivation failed.
+   */
+  #followUps(event: SegmentEvent, answers: Answer[]): DestinationRequest[] | { abort: string } {
+    try {
+      return this.module.followUp!(event, answers, this.context);
+    } catch (error) {
+      return { abort: `mapping failed: ${(error as Error).message}` };
+    }
   }
 
   /** The destination's batch limits, narrowed by the request's own (a webhook's batchSize). */

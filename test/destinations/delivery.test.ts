@@ -32,7 +32,14 @@ import {
   type ScriptedResponse,
   type VendorServer,
 } from '../support/vendor-server';
-import { basic, MOBILE_CONTEXT, segmentEvent, TIMESTAMP, TIMESTAMP_MS } from './support';
+import {
+  basic,
+  BROWSER_CONTEXT,
+  MOBILE_CONTEXT,
+  segmentEvent,
+  TIMESTAMP,
+  TIMESTAMP_MS,
+} from './support';
 
 let database: TestDatabase;
 let locks: DeliveryLocks;
@@ -156,6 +163,29 @@ const ITERABLE_CHECKOUT = event('track', ALICE, {
   event: 'Checkout Started',
   properties: { order_id: 'o-1002', value: 12.5 },
 });
+
+/** The same people with their email in context.traits, as SDKs send it on every call. */
+const ALICE_KNOWN = {
+  ...ALICE,
+  context: { ...BROWSER_CONTEXT, traits: { email: 'alice@acme.example' } },
+};
+const BOB_KNOWN = { ...BOB, context: { ...MOBILE_CONTEXT, traits: { email: 'bob@acme.example' } } };
+const ORDER_KNOWN = { ...ORDER, ...ALICE_KNOWN };
+const SIGNED_UP_KNOWN = { ...SIGNED_UP, ...BOB_KNOWN };
+const BOB_IDENTIFY = event('identify', BOB, {
+  traits: { email: 'bob@acme.example', firstName: 'Bob', plan: 'free' },
+});
+/** Intercom's documented 409 to creating a contact that exists (Create a contact). */
+const INTERCOM_CONFLICT = {
+  type: 'error.list',
+  request_id: '80ec9d92-99ff-4da9-9a0e-c0ab7c42f7e7',
+  errors: [
+    {
+      code: 'conflict',
+      message: 'A contact matching those details already exists with id=5da6f18e3d7cf967e4582d05',
+    },
+  ],
+};
 
 const json = (value: unknown): string => JSON.stringify(value);
 const accepted = (status: number, body: unknown) => (): ScriptedResponse => ({
@@ -740,6 +770,148 @@ const CASES: DeliveryCase[] = [
       });
     },
   },
+  {
+    type: 'hubspot',
+    config: {
+      accessToken: 'pat-eu1-7e3c9a41-52b8-4d0f-9c6e-1f2a3b4c5d6e',
+      hubId: '62515',
+      events: { 'Order Completed': 'order_completed', 'Signed Up': 'signed_up' },
+      contactProperties: { plan: 'plan' },
+    },
+    secrets: ['pat-eu1-7e3c9a41-52b8-4d0f-9c6e-1f2a3b4c5d6e'],
+    events: [ORDER_KNOWN, IDENTIFY, SIGNED_UP_KNOWN],
+    accept: (request) =>
+      request.path.startsWith('/events/')
+        ? accepted(204, '')()
+        : accepted(200, { status: 'COMPLETE', results: [{ id: '512', new: false }] })(),
+    // HubSpot's documented error shape (Error handling).
+    rejection: json({
+      status: 'error',
+      message: 'Invalid input JSON on line 1, column 2',
+      correlationId: 'a43683b0-5717-4ceb-80b4-104d02915d8c',
+      category: 'VALIDATION_ERROR',
+    }),
+    // HubSpot's documented 429 (API usage guidelines), for the burst limit.
+    throttling: json({
+      status: 'error',
+      message: 'You have reached your ten_secondly_rolling limit.',
+      errorType: 'RATE_LIMIT',
+      correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
+      policyName: 'TEN_SECONDLY_ROLLING',
+    }),
+    throttledError: /^HubSpot rate limit \(TEN_SECONDLY_ROLLING\)/,
+    expectSuccess(requests, [order, , signedUp]) {
+      const auth = 'Bearer pat-eu1-7e3c9a41-52b8-4d0f-9c6e-1f2a3b4c5d6e';
+      expect(requests.every((r) => r.headers.authorization === auth)).toBe(true);
+      expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
+        'POST https://api.hubapi.com/events/v3/send/batch',
+        'POST https://api.hubapi.com/crm/v3/objects/contacts/batch/upsert',
+      ]);
+      const [occurrences, contacts] = requests.map((r) => r.body);
+      // Alice's order and Bob's sign-up share one batch.
+      expect(occurrences).toEqual({
+        inputs: [
+          {
+            eventName: 'pe62515_order_completed',
+            email: 'alice@acme.example',
+            occurredAt: order.timestamp,
+            uuid: order.messageId,
+            properties: expect.objectContaining({ order_id: 'o-1001', revenue: '55.5' }),
+          },
+          {
+            eventName: 'pe62515_signed_up',
+            email: 'bob@acme.example',
+            occurredAt: signedUp.timestamp,
+            uuid: signedUp.messageId,
+            properties: { plan: 'pro' },
+          },
+        ],
+      });
+      expect(contacts).toEqual({
+        inputs: [
+          {
+            idProperty: 'email',
+            id: 'alice@acme.example',
+            objectWriteTraceId: 'alice@acme.example',
+            properties: {
+              email: 'alice@acme.example',
+              firstname: 'Alice',
+              lastname: 'Liddell',
+              plan: 'pro',
+            },
+          },
+        ],
+      });
+    },
+  },
+  {
+    type: 'intercom',
+    config: { accessToken: 'dG9rOjY1YzFhZGVlXzk0NGFfNGQ5Nl84ZjNkOjE6MA==', region: 'eu' },
+    secrets: ['dG9rOjY1YzFhZGVlXzk0NGFfNGQ5Nl84ZjNkOjE6MA=='],
+    events: [SIGNED_UP, IDENTIFY, GROUP],
+    accept(request) {
+      if (request.path === '/events') return accepted(202, '')();
+      if (request.path === '/companies') {
+        return accepted(200, { type: 'company', id: '531ee472cce572a6ec000006' })();
+      }
+      if (request.path === '/contacts') {
+        return accepted(200, { type: 'contact', id: '6657a1b2c3d4e5f601234567', role: 'user' })();
+      }
+      return accepted(200, { type: 'company', id: '531ee472cce572a6ec000006' })();
+    },
+    // Intercom's documented error.list (Create a contact, 400).
+    rejection: json({
+      type: 'error.list',
+      request_id: '00043csj9iva7pl9mmmg',
+      errors: [{ code: 'parameter_invalid', message: 'The owner specified is not a member' }],
+    }),
+    throttling: json({
+      type: 'error.list',
+      errors: [
+        { code: 'rate_limit_exceeded', message: 'Exceeded rate limit of 1000 in 10_seconds' },
+      ],
+    }),
+    throttledError: /^Intercom rate limit \(HTTP 429\)/,
+    expectSuccess(requests, [signedUp, identify]) {
+      const auth = 'Bearer dG9rOjY1YzFhZGVlXzk0NGFfNGQ5Nl84ZjNkOjE6MA==';
+      for (const request of requests) {
+        expect(request.headers).toMatchObject({ authorization: auth, 'intercom-version': '2.14' });
+      }
+      const host = 'https://api.eu.intercom.io';
+      const alices = requests.filter((r) => !r.url.pathname.startsWith('/events'));
+      expect(alices.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
+        `POST ${host}/contacts`,
+        `POST ${host}/companies`,
+        `POST ${host}/contacts`,
+        `POST ${host}/contacts/6657a1b2c3d4e5f601234567/companies`,
+      ]);
+      const [contact, company, member, attach] = alices.map((r) => r.body);
+      expect(contact).toEqual({
+        role: 'user',
+        external_id: ALICE.userId,
+        email: 'alice@acme.example',
+        name: 'Alice Liddell',
+        signed_up_at: Date.parse('2024-04-30T09:00:00.000Z') / 1000,
+        last_seen_at: Date.parse(identify.timestamp) / 1000,
+        custom_attributes: { plan: 'pro' },
+      });
+      expect(company).toEqual({
+        company_id: 'acme-inc',
+        name: 'Acme Inc',
+        plan: 'enterprise',
+        size: 120,
+      });
+      expect(member).toEqual({ role: 'user', external_id: ALICE.userId });
+      expect(attach).toEqual({ id: '531ee472cce572a6ec000006' });
+      const [tracked] = requests.filter((r) => r.url.pathname === '/events');
+      expect(tracked.body).toEqual({
+        event_name: 'Signed Up',
+        created_at: Date.parse(signedUp.timestamp) / 1000,
+        user_id: BOB.userId,
+        metadata: { plan: 'pro' },
+      });
+    },
+  },
 ];
 
 function caseOf(type: string): DeliveryCase {
@@ -1198,6 +1370,47 @@ const QUIRKS: Quirk[] = [
     },
     expected: [{ abort: /^HTTP 409: .*ForgottenUserError/ }],
   },
+  {
+    type: 'hubspot',
+    title: '207 naming a contact: it is dead-lettered, the other was upserted',
+    // Alice's and Bob's contacts share one batch upsert; the documented multi-status answer.
+    events: [IDENTIFY, BOB_IDENTIFY],
+    answer: {
+      status: 207,
+      body: json({
+        status: 'COMPLETE',
+        numErrors: 1,
+        results: [{ id: '101', objectWriteTraceId: 'alice@acme.example', new: false }],
+        errors: [
+          {
+            status: 'error',
+            category: 'VALIDATION_ERROR',
+            message: 'Property values were not valid',
+            context: { objectWriteTraceId: ['bob@acme.example'] },
+          },
+        ],
+      }),
+    },
+    expected: [
+      'delivered',
+      { abort: /^HubSpot refused the contact: VALIDATION_ERROR: Property values were not valid$/ },
+    ],
+  },
+  {
+    type: 'hubspot',
+    title: '429 over the daily limit, without Retry-After: the user pauses an hour',
+    answer: {
+      status: 429,
+      body: json({
+        status: 'error',
+        message: 'You have reached your daily limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
+        policyName: 'DAILY',
+      }),
+    },
+    expected: [{ retry: /^HubSpot rate limit \(DAILY\)/, afterMs: 3_600_000 }],
+  },
 ];
 
 describe.each(QUIRKS)('$type: $title', ({ type, events, answer, requests = 1, expected }) => {
@@ -1234,5 +1447,61 @@ describe.each(QUIRKS)('$type: $title', ({ type, events, answer, requests = 1, ex
         }
       }
     });
+  });
+});
+
+/**
+ * Intercom assigns the ids its updates need: a contact that exists is answered with 409 and its
+ * id, and the worker sends the update the destination derives from that answer (followUp).
+ */
+describe('intercom: an existing contact is updated by the id Intercom names', () => {
+  test('end to end: 409 to the create, then PUT /contacts/{id}', async () => {
+    const deliveryCase = caseOf('intercom');
+    vendor.script = (request) =>
+      request.method === 'POST'
+        ? { status: 409, body: json(INTERCOM_CONFLICT) }
+        : { status: 200, body: json({ type: 'contact', id: '5da6f18e3d7cf967e4582d05' }) };
+    await enqueue('intercom', [IDENTIFY]);
+    await workerFor(deliveryCase).runOnce();
+    expect(await queuedJobs(database.pool, 'intercom')).toEqual([]);
+    expect(await deadLetterRows(database.pool, 'intercom')).toEqual([]);
+    const [create, update, ...more] = sent();
+    expect(more).toEqual([]);
+    expect(`${create.method} ${create.url.pathname}`).toBe('POST /contacts');
+    expect(`${update.method} ${update.url.pathname}`).toBe(
+      'PUT /contacts/5da6f18e3d7cf967e4582d05',
+    );
+    expect(update.text).toBe(create.text);
+  });
+
+  test('a 409 to the update is dead-lettered with Intercom’s answer', async () => {
+    vendor.script = () => ({ status: 409, body: json(INTERCOM_CONFLICT) });
+    await enqueue('intercom', [IDENTIFY]);
+    await workerFor(caseOf('intercom')).runOnce();
+    const [letter] = await deadLetterRows(database.pool, 'intercom');
+    expect(letter.reason).toMatch(/^HTTP 409: .*already exists with id=5da6f18e3d7cf967e4582d05/);
+    expect(vendor.requests.map((r) => r.method)).toEqual(['POST', 'PUT']);
+  });
+
+  test('a group: company, contact and attach; a 404 to the attach is retried', async () => {
+    vendor.script = (request) => {
+      if (request.path === '/companies') return { status: 200, body: json({ id: 'c-531' }) };
+      if (request.path === '/contacts') return { status: 200, body: json({ id: 'u-6657' }) };
+      const missing = { type: 'error.list', errors: [{ code: 'not_found', message: 'Not Found' }] };
+      return { status: 404, body: json(missing) };
+    };
+    await enqueue('intercom', [GROUP]);
+    await workerFor(caseOf('intercom')).runOnce();
+    expect(vendor.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /companies',
+      'POST /contacts',
+      'POST /contacts/u-6657/companies',
+    ]);
+    const [row] = await queuedJobs(database.pool, 'intercom');
+    expect(row.attempts).toBe(1);
+    expect(row.last_error).toMatch(
+      /^Intercom does not find the contact or company it just returned/,
+    );
+    expect(await deadLetterRows(database.pool, 'intercom')).toEqual([]);
   });
 });
