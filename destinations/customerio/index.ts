@@ -21,6 +21,7 @@ import { eventNameOf, pageOf, personOf } from '../shared/events';
 import { basicAuth, jsonRequest, type RequestTarget } from '../shared/requests';
 import { renameTraits, userTraits } from '../shared/traits';
 import { epochSeconds, firstString, recordOf, type JsonObject } from '../shared/values';
+import { eventName, pageName } from './names';
 
 const HOSTS = { us: 'https://track.customer.io', eu: 'https://track-eu.customer.io' } as const;
 
@@ -57,12 +58,11 @@ function attributesOf(event: SegmentEvent, anonymousId: string | undefined): Jso
 
 /** The name and type of the Customer.io event a track, page or screen becomes. */
 function activityOf(event: SegmentEvent): { name: string; type?: 'page' | 'screen' } {
-  if (event.type === 'track') return { name: eventNameOf(event) };
+  if (event.type === 'track') return { name: eventName(eventNameOf(event)) };
   // Page and screen events are named after what was viewed: the URL, or the screen's name.
-  const name =
-    event.type === 'page'
-      ? (pageOf(event).url ?? firstString(event.name))
-      : firstString(event.name);
+  const url = event.type === 'page' ? pageOf(event).url : undefined;
+  const viewed = firstString(event.name);
+  const name = url ? pageName(url) : viewed && eventName(viewed);
   if (!name) {
     throw new DestinationMappingError(
       `Customer.io names ${event.type} views after the ${event.type === 'page' ? 'URL' : 'screen name'}, and this ${event.type} has none`,

@@ -111,6 +111,50 @@ describe('customerio mapping', () => {
     });
   });
 
+  // Customer.io's "Invalid API Requests" page: "event name cannot be longer than 100 bytes" (400).
+  describe('names within Customer.io’s 100 bytes', () => {
+    const UTM =
+      '?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale_2024&utm_content=hero_button';
+    const byteLength = (text: string) => Buffer.byteLength(text, 'utf8');
+    const nameOf = (event: Parameters<typeof customerio.transform>[0]) =>
+      (bodyOf(onlyRequest(customerio, context, event)) as { name: string }).name;
+
+    test('a page whose URL fits is named after the URL', () => {
+      const url = 'https://acme.example/pricing?plan=pro';
+      expect(nameOf(segmentEvent('page', { properties: { url } }))).toBe(url);
+    });
+
+    test('a page with long UTM parameters is named after its URL without query and fragment', () => {
+      const url = `https://acme.example/pricing${UTM}#plans`;
+      expect(byteLength(url)).toBeGreaterThan(100);
+      const page = segmentEvent('page', { properties: { url } });
+      expect(bodyOf(onlyRequest(customerio, context, page))).toEqual({
+        name: 'https://acme.example/pricing',
+        type: 'page',
+        data: { url },
+        timestamp: SECONDS,
+      });
+    });
+
+    test('a URL still too long is cut to 100 bytes at a character boundary', () => {
+      const path = `/${'ü'.repeat(60)}`; // 121 bytes of path in UTF-8, unescaped by the SDK
+      const name = nameOf(
+        segmentEvent('page', { properties: { url: `https://a.example${path}` } }),
+      );
+      expect(byteLength(name)).toBeLessThanOrEqual(100);
+      expect(name).toBe(`https://a.example/${'ü'.repeat(41)}`); // 18 + 82 = 100 bytes
+    });
+
+    test('track and screen names are cut to 100 bytes at a character boundary, trimmed first', () => {
+      const long = `  ${'Checkout Step Completed With Promotional Voucher Applied '.repeat(2)}🎉  `;
+      const name = nameOf(track(long));
+      expect(byteLength(name)).toBeLessThanOrEqual(100);
+      expect(long.trim().startsWith(name)).toBe(true);
+      const emoji = nameOf(segmentEvent('screen', { name: `${'x'.repeat(98)}🎉` }));
+      expect(emoji).toBe('x'.repeat(98)); // the 4-byte emoji does not fit whole, and is not split
+    });
+  });
+
   test('alias merges the previous person into the user', () => {
     const alias = segmentEvent('alias', { previousId: 'old-id-1' });
     expect(onlyRequest(customerio, context, alias)).toEqual({
