@@ -150,6 +150,19 @@ const GROUP = event('group', ALICE, {
   traits: { name: 'Acme Inc', employees: 120, plan: 'enterprise' },
 });
 const ALIAS = event('alias', BOB, { previousId: BOB.anonymousId });
+/** A landing page whose campaign parameters take its URL past Customer.io's 100-byte names. */
+const CAMPAIGN_PAGE = event('page', ALICE, {
+  properties: {
+    url: 'https://acme.example/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale_2024&utm_content=hero_button',
+  },
+});
+/** An APNs device token as Segment's iOS SDK sends it, in `context.device.token`. */
+const DEVICE_TOKEN = '740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad';
+const APP_OPENED = event('track', BOB, {
+  event: 'Application Opened',
+  properties: { from_background: false },
+  context: { ...MOBILE_CONTEXT, device: { ...MOBILE_CONTEXT.device, token: DEVICE_TOKEN } },
+});
 
 const json = (value: unknown): string => JSON.stringify(value);
 const accepted = (status: number, body: unknown) => (): ScriptedResponse => ({
@@ -478,18 +491,31 @@ const CASES: DeliveryCase[] = [
     type: 'customerio',
     config: { siteId: 'a1b2c3d4e5f6a7b8c9d0', apiKey: 'f0e9d8c7b6a5f4e3d2c1' },
     secrets: ['f0e9d8c7b6a5f4e3d2c1'],
-    events: [ORDER, IDENTIFY, PAGE, SCREEN, ALIAS],
-    accept: accepted(200, '{}'),
+    events: [ORDER, IDENTIFY, PAGE, SCREEN, ALIAS, CAMPAIGN_PAGE, APP_OPENED],
+    // Customer.io's documented rule ("Invalid API Requests"): names over 100 bytes are refused.
+    accept(request) {
+      const { name } = JSON.parse(request.body || '{}') as { name?: string };
+      return name !== undefined && Buffer.byteLength(name) > 100
+        ? {
+            status: 400,
+            body: json({ meta: { error: 'event name cannot be longer than 100 bytes' } }),
+          }
+        : { status: 200, body: '{}' };
+    },
     rejection: json({ meta: { error: 'attribute "created_at" must be a number' } }),
     expectSuccess(requests) {
       const auth = basic('a1b2c3d4e5f6a7b8c9d0', 'f0e9d8c7b6a5f4e3d2c1');
       expect(requests.every((r) => r.headers.authorization === auth)).toBe(true);
       const track = 'https://track.customer.io/api/v1';
+      // Each user's events in order; Bob's device is registered before his app-open event.
       expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
         `POST ${track}/customers/user-4711/events`,
         `POST ${track}/customers/bob%40acme.example/events`,
         `PUT ${track}/customers/user-4711`,
         `POST ${track}/merge_customers`,
+        `POST ${track}/customers/user-4711/events`,
+        `PUT ${track}/customers/bob%40acme.example/devices`,
+        `POST ${track}/customers/bob%40acme.example/events`,
         `POST ${track}/customers/user-4711/events`,
       ]);
       const seconds = TIMESTAMP_MS / 1000;
@@ -503,6 +529,9 @@ const CASES: DeliveryCase[] = [
         },
         { primary: { id: BOB.userId }, secondary: { id: BOB.anonymousId } },
         { name: 'https://acme.example/pricing?plan=pro', type: 'page' },
+        { device: { id: DEVICE_TOKEN, platform: 'ios', last_used: seconds } },
+        { name: 'Application Opened', data: { from_background: false } },
+        { name: 'https://acme.example/pricing', type: 'page' },
       ]);
     },
   },
