@@ -150,6 +150,10 @@ const GROUP = event('group', ALICE, {
   traits: { name: 'Acme Inc', employees: 120, plan: 'enterprise' },
 });
 const ALIAS = event('alias', BOB, { previousId: BOB.anonymousId });
+/** Bob's account from before, merged into his current one. */
+const MERGE_ACCOUNTS = event('alias', BOB, { previousId: 'bob-2019@acme.example' });
+/** The Braze subscription group that Acme's group calls subscribe users to. */
+const BRAZE_SUBSCRIPTION_GROUP = '8d5f0c6e-2b1a-4c3d-9e8f-7a6b5c4d3e2f';
 /** A landing page whose campaign parameters take its URL past Customer.io's 100-byte names. */
 const CAMPAIGN_PAGE = event('page', ALICE, {
   properties: {
@@ -541,10 +545,15 @@ const CASES: DeliveryCase[] = [
       restEndpoint: 'https://rest.iad-01.braze.com',
       apiKey: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
       appId: 'b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d',
+      subscriptionGroups: { 'acme-inc': BRAZE_SUBSCRIPTION_GROUP },
     },
     secrets: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'],
-    events: [ORDER, IDENTIFY, SIGNED_UP],
-    accept: accepted(201, { message: 'success', attributes_processed: 1, events_processed: 1 }),
+    events: [ORDER, IDENTIFY, SIGNED_UP, PAGE, GROUP, SCREEN, ALIAS, MERGE_ACCOUNTS],
+    // /users/merge answers 202 (it is asynchronous); /users/track and /users/identify 201.
+    accept: (request) =>
+      request.path === '/users/merge'
+        ? accepted(202, { message: 'success' })()
+        : accepted(201, { message: 'success', attributes_processed: 1, events_processed: 1 })(),
     rejection: json({ message: "Invalid 'Authorization' header or missing 'app_id'" }),
     expectSuccess(requests) {
       expect(
@@ -552,25 +561,33 @@ const CASES: DeliveryCase[] = [
           (r) => r.headers.authorization === 'Bearer 7c9e6679-7425-40de-944b-e07fc1f90ae7',
         ),
       ).toBe(true);
+      const rest = 'https://rest.iad-01.braze.com';
+      // Each user's events in order: batchable ones of both users share a /users/track request.
       expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
-        'POST https://rest.iad-01.braze.com/users/track',
-        'POST https://rest.iad-01.braze.com/users/identify',
-        'POST https://rest.iad-01.braze.com/users/track',
+        `POST ${rest}/users/track`,
+        `POST ${rest}/users/identify`,
+        `POST ${rest}/users/track`,
+        `POST ${rest}/users/identify`,
+        `POST ${rest}/users/merge`,
+        `POST ${rest}/users/track`,
       ]);
-      const [purchases, merge, attributes] = requests.map((r) => r.body);
-      // Alice's order and Bob's sign-up share one /users/track request.
-      expect(purchases).toMatchObject({
+      const [first, merge, attributes, alias, merged, last] = requests.map((r) => r.body);
+      // Alice's order, Bob's sign-up and his screen view.
+      expect(first).toMatchObject({
+        events: [
+          { external_id: BOB.userId, name: 'Signed Up', properties: { plan: 'pro' } },
+          { external_id: BOB.userId, name: 'Viewed Checkout Screen', properties: { step: 2 } },
+        ],
         purchases: [
           {
             external_id: ALICE.userId,
-            product_id: 'sku-1',
+            product_id: 'Salt & Pepper Mill',
             price: 27.75,
             quantity: 2,
             currency: 'EUR',
-            properties: { order_id: 'o-1001' },
+            properties: { product_id: 'sku-1', name: 'Salt & Pepper Mill', order_id: 'o-1001' },
           },
         ],
-        events: [{ external_id: BOB.userId, name: 'Signed Up', properties: { plan: 'pro' } }],
       });
       expect(merge).toEqual({
         aliases_to_identify: [
@@ -585,6 +602,32 @@ const CASES: DeliveryCase[] = [
         attributes: [
           { external_id: ALICE.userId, email: 'alice@acme.example', first_name: 'Alice' },
         ],
+      });
+      // Bob's alias of his anonymousId, then of his old account.
+      expect(alias).toMatchObject({
+        aliases_to_identify: [
+          { external_id: BOB.userId, user_alias: { alias_name: BOB.anonymousId } },
+        ],
+      });
+      expect(merged).toEqual({
+        merge_updates: [
+          {
+            identifier_to_merge: { external_id: 'bob-2019@acme.example' },
+            identifier_to_keep: { external_id: BOB.userId },
+          },
+        ],
+      });
+      // Alice's page view and her subscription through the group.
+      expect(last).toMatchObject({
+        attributes: [
+          {
+            external_id: ALICE.userId,
+            subscription_groups: [
+              { subscription_group_id: BRAZE_SUBSCRIPTION_GROUP, subscription_state: 'subscribed' },
+            ],
+          },
+        ],
+        events: [{ external_id: ALICE.userId, name: 'Viewed Pricing Page' }],
       });
     },
   },
@@ -951,6 +994,25 @@ const QUIRKS: Quirk[] = [
     expected: [
       'delivered',
       { abort: /^Braze dropped the object: events 'external_id' or 'braze_id'/ },
+    ],
+  },
+  {
+    type: 'braze',
+    title: '201 with an error naming a group’s subscription object: that group call alone fails',
+    // Alice's page view (events[0]) and group call (attributes[0]) share one /users/track request;
+    // the error's shape is /users/track's non-fatal one (its text is this test's).
+    events: [PAGE, GROUP],
+    answer: {
+      status: 201,
+      body: json({
+        message: 'success',
+        events_processed: 1,
+        errors: [{ type: 'invalid subscription group', input_array: 'attributes', index: 0 }],
+      }),
+    },
+    expected: [
+      'delivered',
+      { abort: /^Braze dropped the object: attributes invalid subscription group$/ },
     ],
   },
   {
