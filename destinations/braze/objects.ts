@@ -6,6 +6,7 @@
  * Completed`.
  */
 import type { SegmentEvent } from '../../src/event';
+import { DestinationMappingError } from '../destination';
 import { currencyOf, orderOf, productsOf } from '../shared/ecommerce';
 import { addressOf, renameTraits, userTraits } from '../shared/traits';
 import {
@@ -105,15 +106,22 @@ const MAX_PRODUCT_ID = 255;
 /** Braze's most `quantity` in one purchase object. */
 const MAX_QUANTITY = 100;
 
-/** The whole quantity of a product in purchase objects of at most MAX_QUANTITY each. */
-function quantitiesOf(quantity: number | undefined): number[] {
-  let left = Math.max(1, Math.round(quantity ?? 1));
-  const quantities: number[] = [];
-  while (left > 0) {
-    quantities.push(Math.min(left, MAX_QUANTITY));
-    left -= MAX_QUANTITY;
-  }
-  return quantities;
+/**
+ * Most purchase objects one order is sent as (10 requests of 75): quantities over 100 multiply
+ * them, and nothing else bounds a quantity.
+ */
+export const MAX_PURCHASES = 750;
+
+/** A product's whole quantity, at least 1. */
+function unitsOf(quantity: number | undefined): number {
+  return Math.max(1, Math.round(quantity ?? 1));
+}
+
+/** The units of a product in purchase objects of at most MAX_QUANTITY each. */
+function quantitiesOf(units: number): number[] {
+  return Array.from({ length: Math.ceil(units / MAX_QUANTITY) }, (_, index) =>
+    Math.min(MAX_QUANTITY, units - index * MAX_QUANTITY),
+  );
 }
 
 /**
@@ -123,7 +131,8 @@ function quantitiesOf(quantity: number | undefined): number[] {
  * SKUs)", at most 5,000 of them), else its category or id by config, each falling back to the
  * next field the product has. The product's fields (name, category, id, sku, brand, ...) and the
  * order id travel in the purchase's properties. A quantity over Braze's 100 is logged as several
- * purchases of at most 100 (Braze counts quantity X as X purchases of one), so revenue is kept.
+ * purchases of at most 100 (Braze counts quantity X as X purchases of one), so revenue is kept;
+ * an order that would make more than MAX_PURCHASES objects fails to map instead.
  */
 export function purchasesOf(
   event: SegmentEvent,
@@ -132,7 +141,17 @@ export function purchasesOf(
 ): JsonObject[] {
   const currency = currencyOf(event.properties);
   const { orderId } = orderOf(event.properties);
-  return productsOf(event.properties).flatMap((product) => {
+  const products = productsOf(event.properties);
+  const count = products.reduce(
+    (sum, product) => sum + Math.ceil(unitsOf(product.quantity) / MAX_QUANTITY),
+    0,
+  );
+  if (count > MAX_PURCHASES) {
+    throw new DestinationMappingError(
+      `the order makes ${count} Braze purchase objects (at most ${MAX_QUANTITY} units each); more than ${MAX_PURCHASES} are not sent`,
+    );
+  }
+  return products.flatMap((product) => {
     const key = PRODUCT_ID_ORDER[options.productKey].find((field) => product[field] !== undefined);
     if (key === undefined || product.price === undefined) return [];
     const properties = {
@@ -151,7 +170,7 @@ export function purchasesOf(
         order_id: orderId,
       }),
     };
-    return quantitiesOf(product.quantity).map((quantity) => ({
+    return quantitiesOf(unitsOf(product.quantity)).map((quantity) => ({
       ...identity,
       ...(options.appId ? { app_id: options.appId } : {}),
       product_id: truncate(product[key]!, MAX_PRODUCT_ID),

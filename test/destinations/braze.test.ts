@@ -258,6 +258,17 @@ describe('braze mapping', () => {
     const purchases = (bodyOf(request) as { purchases: Array<{ quantity: number }> }).purchases;
     expect(purchases.map((purchase) => purchase.quantity)).toEqual([100, 100, 50]);
     expect(request.batch).toBeUndefined();
+    // Bounded: an order is at most 750 purchase objects (10 requests).
+    const bulk = track('Order Completed', {
+      products: [{ name: 'Screws', price: 0.1, quantity: 75_001 }],
+    });
+    expect(() => braze.transform(bulk, context)).toThrow(
+      'the order makes 751 Braze purchase objects (at most 100 units each); more than 750 are not sent',
+    );
+    const absurd = track('Order Completed', {
+      products: [{ name: 'Screws', price: 1, quantity: 1e12 }],
+    });
+    expect(() => braze.transform(absurd, context)).toThrow('the order makes 10000000000 Braze');
   });
 
   test('Order Completed with many products: 75 purchases per request, sent on their own', () => {
