@@ -102,10 +102,12 @@ function activityRequest(
   { identifier, anonymousId }: Person,
 ): DestinationRequest {
   const { name, type } = activityOf(event);
+  // A page named after less than its URL keeps the whole URL (its campaign parameters) in data.
+  const url = type === 'page' ? pageOf(event).url : undefined;
   const body: JsonObject = {
     name,
     ...(type ? { type } : {}),
-    data: recordOf(event.properties),
+    data: { ...(url ? { url } : {}), ...recordOf(event.properties) },
     timestamp: epochSeconds(event.timestamp),
   };
   if (identifier) {

@@ -140,11 +140,12 @@ describe('customerio mapping', () => {
     expect(() => customerio.transform(unnamed, context)).toThrow(DestinationMappingError);
   });
 
-  test('a page without properties is named after context.page.url', () => {
+  test('a page without properties is named after context.page.url, kept in data', () => {
     const page = segmentEvent('page', {});
     expect(bodyOf(onlyRequest(customerio, context, page))).toMatchObject({
       name: 'https://acme.example/pricing?plan=pro',
       type: 'page',
+      data: { url: 'https://acme.example/pricing?plan=pro' },
     });
   });
 
