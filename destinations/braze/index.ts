@@ -142,7 +142,11 @@ function purchaseRequests(context: Context, purchases: JsonObject[]): Destinatio
  * `/users/identify`: the alias-only user Sluice made of `anonymousId` becomes (is merged into)
  * the user `userId`.
  */
-function identifyAlias(config: BrazeConfig, userId: string, anonymousId: string) {
+function identifyAlias(
+  config: BrazeConfig,
+  userId: string,
+  anonymousId: string,
+): DestinationRequest {
   return jsonRequest(target(config, '/users/identify'), {
     aliases_to_identify: [
       {

@@ -83,7 +83,12 @@ function attributesOf(event: SegmentEvent, anonymousId: string | undefined): Jso
 
 /** The name and type of the Customer.io event a track, page or screen becomes. */
 function activityOf(event: SegmentEvent): { name: string; type?: 'page' | 'screen' } {
-  if (event.type === 'track') return { name: eventName(eventNameOf(event)) };
+  if (event.type === 'track') {
+    const name = eventName(eventNameOf(event));
+    // Customer.io trims names and refuses blank ones ("event name must not be blank").
+    if (!name) throw new DestinationMappingError("the track event's name is blank");
+    return { name };
+  }
   // Page and screen events are named after what was viewed: the URL, or the screen's name.
   const url = event.type === 'page' ? pageOf(event).url : undefined;
   const viewed = firstString(event.name, event.properties?.name);

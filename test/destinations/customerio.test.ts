@@ -188,6 +188,9 @@ describe('customerio mapping', () => {
       const name = nameOf(track(long));
       expect(byteLength(name)).toBeLessThanOrEqual(100);
       expect(long.trim().startsWith(name)).toBe(true);
+      expect(() => customerio.transform(track('   '), context)).toThrow(
+        "the track event's name is blank",
+      );
       const emoji = nameOf(segmentEvent('screen', { name: `${'x'.repeat(98)}🎉` }));
       expect(emoji).toBe('x'.repeat(98)); // the 4-byte emoji does not fit whole, and is not split
     });
