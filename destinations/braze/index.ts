@@ -1,24 +1,32 @@
 /**
- * The Braze destination: identify updates user attributes, track logs custom events, and
- * `Order Completed` logs one purchase per product, all through `POST /users/track` on the
- * workspace's REST endpoint with a Bearer REST API key. Users are their userId (external_id);
- * anonymous users get an alias (alias_name = anonymousId) or are not sent, by config, and an
- * identify that carries both ids merges the alias into the identified user (`/users/identify`).
+ * The Braze destination, through `POST /users/track` on the workspace's REST endpoint with a
+ * Bearer REST API key: identify updates user attributes, track logs custom events, page and
+ * screen views are custom events named like `Viewed {name} Page`, `Order Completed` logs one
+ * purchase per product, and a group call whose groupId is mapped to a subscription group sets
+ * the user's state in it. Users are their userId (external_id); anonymous users get an alias
+ * (alias_name = anonymousId) or are not sent, by config. An identify that carries both ids
+ * merges the alias into the identified user (`/users/identify`); alias merges the previous user
+ * into the new one (`/users/identify` for Sluice's alias-only user, `/users/merge` for a
+ * previous userId).
  *
  * Batching: /users/track takes at most 75 attribute, 75 event and 75 purchase objects. Every
  * batchable request carries at most one object of each kind, so 75 requests combine into one
- * within every limit; an order of several products is sent as its own requests instead.
+ * within every limit; an order of several purchases is sent as its own requests instead.
+ *
+ * Attributes are sent as the event carries them, changed or not: skipping unchanged ones needs
+ * to know what Braze holds, which Sluice cannot (see destinations/README.md, Braze).
  */
 import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';
 import {
   defineDestination,
+  DestinationMappingError,
   type DestinationRequest,
   type TransformContext,
   type Verdict,
 } from '../destination';
-import { httpsUrl, secret } from '../shared/config';
-import { eventNameOf } from '../shared/events';
+import { httpsUrl, secret, viewNames } from '../shared/config';
+import { eventNameOf, viewEventName } from '../shared/events';
 import {
   batchableRequest,
   excerpt,
@@ -30,7 +38,13 @@ import {
 } from '../shared/requests';
 import { firstString, isRecord, type JsonObject } from '../shared/values';
 import { indexIn, perItemVerdict } from '../shared/verdicts';
-import { attributesOf, eventObjectOf, purchasesOf, type BrazeIdentity } from './objects';
+import {
+  attributesOf,
+  eventObjectOf,
+  purchasesOf,
+  subscriptionObjectOf,
+  type BrazeIdentity,
+} from './objects';
 
 /** Objects of each kind per /users/track request. */
 const MAX_OBJECTS = 75;
@@ -40,13 +54,26 @@ const MAX_BYTES = 4 * 1000 * 1000;
 export const BrazeConfig = z.strictObject({
   /** The REST endpoint of the workspace's cluster, e.g. https://rest.iad-01.braze.com. */
   restEndpoint: httpsUrl(),
-  /** A REST API key with the users.track (and, for aliases, users.identify) permission. */
+  /**
+   * A REST API key with the users.track permission, and users.identify and users.merge for
+   * anonymous users' aliases and for alias calls.
+   */
   apiKey: secret(),
   /** Sent as `app_id` with events and purchases, when set. */
   appId: z.string().min(1).optional(),
   /** Events without a userId: sent for an alias-only user (`alias`) or not at all (`drop`). */
   anonymousUsers: z.enum(['alias', 'drop']).default('alias'),
   aliasLabel: z.string().min(1).default('anonymous_id'),
+  /** Names of the custom events page and screen views become (`{name}`, `{category}`). */
+  pageNames: viewNames('Page'),
+  screenNames: viewNames('Screen'),
+  /**
+   * The product field a purchase's `product_id` is: the product's `name` (Braze's suggestion),
+   * its `category`, or its `id` (product_id, else sku).
+   */
+  purchaseProductId: z.enum(['name', 'category', 'id']).default('name'),
+  /** Segment groupIds whose group calls set the user's state in a Braze subscription group. */
+  subscriptionGroups: z.record(z.string().min(1), z.string().min(1)).default({}),
 });
 
 export type BrazeConfig = z.infer<typeof BrazeConfig>;
@@ -111,38 +138,109 @@ function purchaseRequests(context: Context, purchases: JsonObject[]): Destinatio
   return requests;
 }
 
+/**
+ * `/users/identify`: the alias-only user Sluice made of `anonymousId` becomes (is merged into)
+ * the user `userId`.
+ */
+function identifyAlias(
+  config: BrazeConfig,
+  userId: string,
+  anonymousId: string,
+): DestinationRequest {
+  return jsonRequest(target(config, '/users/identify'), {
+    aliases_to_identify: [
+      {
+        external_id: userId,
+        user_alias: { alias_name: anonymousId, alias_label: config.aliasLabel },
+      },
+    ],
+    merge_behavior: 'merge',
+  });
+}
+
+/**
+ * Alias: the previous user is merged into the new one. A previousId that is the event's
+ * anonymousId names the alias-only user Sluice made of it (merged by `/users/identify`; none
+ * exists when anonymous users are dropped); any other previousId is a userId, an external_id
+ * merged by `/users/merge` (whose two users must be referenced the same way).
+ */
+function aliasRequests(event: SegmentEvent, config: BrazeConfig): DestinationRequest[] {
+  const userId = firstString(event.userId);
+  const previousId = firstString(event.previousId);
+  if (!userId || !previousId) {
+    throw new DestinationMappingError(
+      'Braze merges users on alias, which needs a userId and a previousId',
+    );
+  }
+  if (previousId === userId) return [];
+  if (previousId === firstString(event.anonymousId)) {
+    return config.anonymousUsers === 'alias' ? [identifyAlias(config, userId, previousId)] : [];
+  }
+  return [
+    jsonRequest(target(config, '/users/merge'), {
+      merge_updates: [
+        {
+          identifier_to_merge: { external_id: previousId },
+          identifier_to_keep: { external_id: userId },
+        },
+      ],
+    }),
+  ];
+}
+
+function customEventRequest(
+  event: SegmentEvent,
+  context: Context,
+  identity: BrazeIdentity,
+  name: string,
+): DestinationRequest {
+  const object = eventObjectOf(event, identity, name, context.config.appId);
+  return trackRequest(context, { events: [object] });
+}
+
 function requestsOf(event: SegmentEvent, context: Context): DestinationRequest[] {
   const { config } = context;
+  if (event.type === 'alias') return aliasRequests(event, config);
   const identity = identityOf(event, config);
   if (!identity) return [];
-  if (event.type === 'identify') {
-    const requests: DestinationRequest[] = [];
-    const anonymousId = firstString(event.anonymousId);
-    if (event.userId && anonymousId && config.anonymousUsers === 'alias') {
-      // The alias-only user's data moves to the identified user before its attributes change.
-      requests.push(
-        jsonRequest(target(config, '/users/identify'), {
-          aliases_to_identify: [
-            {
-              external_id: event.userId,
-              user_alias: { alias_name: anonymousId, alias_label: config.aliasLabel },
-            },
-          ],
-          merge_behavior: 'merge',
-        }),
-      );
+  switch (event.type) {
+    case 'identify': {
+      const requests: DestinationRequest[] = [];
+      const anonymousId = firstString(event.anonymousId);
+      if (event.userId && anonymousId && config.anonymousUsers === 'alias') {
+        // The alias-only user's data moves to the identified user before its attributes change.
+        requests.push(identifyAlias(config, event.userId, anonymousId));
+      }
+      requests.push(trackRequest(context, { attributes: [attributesOf(event, identity)] }));
+      return requests;
     }
-    requests.push(trackRequest(context, { attributes: [attributesOf(event, identity)] }));
-    return requests;
+    case 'page':
+    case 'screen': {
+      const names = event.type === 'page' ? config.pageNames : config.screenNames;
+      return [customEventRequest(event, context, identity, viewEventName(event, names))];
+    }
+    case 'group': {
+      const groupId = firstString(event.groupId);
+      const subscriptionGroupId = groupId && config.subscriptionGroups[groupId];
+      if (!subscriptionGroupId) return [];
+      const object = subscriptionObjectOf(event, identity, subscriptionGroupId);
+      return [trackRequest(context, { attributes: [object] })];
+    }
+    case 'track': {
+      const name = eventNameOf(event);
+      if (name === 'Order Completed') {
+        const purchases = purchasesOf(event, identity, {
+          appId: config.appId,
+          productKey: config.purchaseProductId,
+        });
+        if (purchases.length) return purchaseRequests(context, purchases);
+        // No product Braze can log as a purchase: the order is kept as a custom event.
+      }
+      return [customEventRequest(event, context, identity, name)];
+    }
+    default:
+      return [];
   }
-  if (event.type !== 'track') return [];
-  const name = eventNameOf(event);
-  if (name === 'Order Completed') {
-    const purchases = purchasesOf(event, identity, config.appId);
-    if (purchases.length) return purchaseRequests(context, purchases);
-    // No product Braze can log as a purchase: the order is kept as a custom event.
-  }
-  return [trackRequest(context, { events: [eventObjectOf(event, identity, name, config.appId)] })];
 }
 
 export const braze = defineDestination<BrazeConfig>({
@@ -150,7 +248,7 @@ export const braze = defineDestination<BrazeConfig>({
   kind: 'tool',
   integrationName: 'Braze',
   configSchema: BrazeConfig,
-  supportedTypes: ['identify', 'track'],
+  supportedTypes: ['identify', 'track', 'page', 'screen', 'group', 'alias'],
   transform: requestsOf,
   batching,
   credentialsOf: (config) => [config.apiKey],

@@ -134,3 +134,19 @@ export function truncate(text: string, max: number): string {
   const points = Array.from(text);
   return points.length <= max ? text : points.slice(0, max).join('');
 }
+
+/**
+ * The text cut to at most `maxBytes` bytes of UTF-8, at a character boundary (no code point is
+ * split, so the result is valid UTF-8), for vendors that count limits in bytes.
+ */
+export function truncateBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const point of text) {
+    bytes += Buffer.byteLength(point, 'utf8');
+    if (bytes > maxBytes) break;
+    end += point.length;
+  }
+  return text.slice(0, end);
+}

@@ -4,7 +4,9 @@ import {
   combined,
   contextFor,
   identify,
+  MOBILE_CONTEXT,
   onlyRequest,
+  segmentEvent,
   sentBatch,
   testConfigErrors,
   TIMESTAMP,
@@ -16,6 +18,14 @@ const context = contextFor(braze, {
   restEndpoint: 'https://rest.fra-01.braze.eu',
   apiKey: 'braze-rest-key',
 });
+/** A context for a config of the smallest required fields and `extra`. */
+function configured(extra: Record<string, unknown>) {
+  return contextFor(braze, {
+    restEndpoint: 'https://rest.iad-01.braze.com',
+    apiKey: 'k',
+    ...extra,
+  });
+}
 const HEADERS = { 'Content-Type': 'application/json', Authorization: 'Bearer braze-rest-key' };
 const ANONYMOUS_ID = 'a1b2c3d4-0000-4c4c-8888-0123456789ab';
 const ALIAS = {
@@ -40,6 +50,10 @@ describe('braze config', () => {
       apiKey: 'braze-rest-key',
       anonymousUsers: 'alias',
       aliasLabel: 'anonymous_id',
+      pageNames: { named: 'Viewed {name} Page', unnamed: 'Loaded a Page' },
+      screenNames: { named: 'Viewed {name} Screen', unnamed: 'Loaded a Screen' },
+      purchaseProductId: 'name',
+      subscriptionGroups: {},
     });
   });
 
@@ -50,6 +64,14 @@ describe('braze config', () => {
     [
       { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'k', anonymousUsers: 'skip' },
       'anonymousUsers: Invalid option',
+    ],
+    [
+      { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'k', purchaseProductId: 'sku' },
+      'purchaseProductId: Invalid option',
+    ],
+    [
+      { restEndpoint: 'https://rest.iad-01.braze.com', apiKey: 'k', subscriptionGroups: { a: '' } },
+      'subscriptionGroups.a: Too small',
     ],
   ]);
 });
@@ -156,22 +178,97 @@ describe('braze mapping', () => {
     expect(braze.transform(event, dropping)).toEqual([]);
   });
 
-  test('Order Completed with one product: one batchable purchase', () => {
+  test('Order Completed with one product: one batchable purchase named after the product', () => {
     const request = onlyRequest(braze, context, order(1));
     expect(bodyOf(request)).toEqual({
       purchases: [
         {
           external_id: 'user-4711',
-          product_id: 'sku-0',
+          product_id: 'Thing 0',
           currency: 'EUR',
           price: 2.5,
           quantity: 1,
           time: TIMESTAMP,
-          properties: { order_id: 'o-9' },
+          properties: { product_id: 'sku-0', name: 'Thing 0', order_id: 'o-9' },
         },
       ],
     });
     expect(request.batch).toBeDefined();
+  });
+
+  // Braze's purchase object example: product_id "backpack" (a name, as Braze suggests over SKUs),
+  // the product's details in properties.
+  test('purchases carry the product’s name and category; product_id by config', () => {
+    const backpack = {
+      product_id: 'bp-123',
+      sku: 'BP-RED-L',
+      name: 'backpack',
+      category: 'bags',
+      brand: 'Backpack Locker',
+      variant: 'red',
+      price: 40,
+      quantity: 1,
+      size: 'Large',
+    };
+    const event = track('Order Completed', {
+      order_id: 'o-7',
+      currency: 'USD',
+      products: [backpack],
+    });
+    const purchaseOf = (config: Record<string, unknown>) =>
+      (bodyOf(onlyRequest(braze, configured(config), event)) as { purchases: object[] })
+        .purchases[0];
+    const { price: _price, quantity: _quantity, ...details } = backpack;
+    expect(purchaseOf({})).toEqual({
+      external_id: 'user-4711',
+      product_id: 'backpack',
+      currency: 'USD',
+      price: 40,
+      quantity: 1,
+      time: TIMESTAMP,
+      properties: { ...details, order_id: 'o-7' },
+    });
+    expect(purchaseOf({ purchaseProductId: 'category' })).toMatchObject({ product_id: 'bags' });
+    expect(purchaseOf({ purchaseProductId: 'id' })).toMatchObject({ product_id: 'bp-123' });
+  });
+
+  test('a product without the configured field falls back to its name, id, then sku', () => {
+    const event = track('Order Completed', {
+      products: [
+        { sku: 'only-sku', price: 1 },
+        { product_id: 'p-2', price: 1 },
+        { name: 'Mug', product_id: 'p-3', price: 1 },
+      ],
+    });
+    const byCategory = configured({ purchaseProductId: 'category' });
+    const [request] = braze.transform(event, byCategory);
+    const ids = (bodyOf(request) as { purchases: Array<{ product_id: string }> }).purchases.map(
+      (purchase) => purchase.product_id,
+    );
+    expect(ids).toEqual(['only-sku', 'p-2', 'Mug']);
+  });
+
+  // Purchase object: quantity "must be <= 100 -- Braze treats a quantity X as X separate purchases".
+  test('a quantity over 100 is logged as purchases of at most 100, keeping the revenue', () => {
+    const event = track('Order Completed', {
+      products: [{ name: 'Screws', price: 0.1, quantity: 250 }],
+    });
+    const [request, ...more] = braze.transform(event, context);
+    expect(more).toEqual([]);
+    const purchases = (bodyOf(request) as { purchases: Array<{ quantity: number }> }).purchases;
+    expect(purchases.map((purchase) => purchase.quantity)).toEqual([100, 100, 50]);
+    expect(request.batch).toBeUndefined();
+    // Bounded: an order is at most 750 purchase objects (10 requests).
+    const bulk = track('Order Completed', {
+      products: [{ name: 'Screws', price: 0.1, quantity: 75_001 }],
+    });
+    expect(() => braze.transform(bulk, context)).toThrow(
+      'the order makes 751 Braze purchase objects (at most 100 units each); more than 750 are not sent',
+    );
+    const absurd = track('Order Completed', {
+      products: [{ name: 'Screws', price: 1, quantity: 1e12 }],
+    });
+    expect(() => braze.transform(absurd, context)).toThrow('the order makes 10000000000 Braze');
   });
 
   test('Order Completed with many products: 75 purchases per request, sent on their own', () => {
@@ -191,8 +288,109 @@ describe('braze mapping', () => {
     expect(Object.keys(body)).toEqual(['events']);
   });
 
-  test('page, screen, group and alias are not sent', () => {
-    expect(braze.supportedTypes).toEqual(['identify', 'track']);
+  test('page and screen views: custom events named like Viewed {name} Page', () => {
+    const page = segmentEvent('page', { name: 'Pricing', properties: { plan: 'pro' } });
+    expect(bodyOf(onlyRequest(braze, context, page))).toEqual({
+      events: [
+        {
+          external_id: 'user-4711',
+          name: 'Viewed Pricing Page',
+          time: TIMESTAMP,
+          properties: { plan: 'pro' },
+        },
+      ],
+    });
+    const screen = segmentEvent('screen', {
+      properties: { name: 'Cart' },
+      context: MOBILE_CONTEXT,
+    });
+    expect(bodyOf(onlyRequest(braze, context, screen))).toMatchObject({
+      events: [{ name: 'Viewed Cart Screen' }],
+    });
+    const unnamed = segmentEvent('page', { userId: undefined });
+    expect(bodyOf(onlyRequest(braze, context, unnamed))).toMatchObject({
+      events: [{ ...ALIAS, name: 'Loaded a Page' }],
+    });
+    const custom = configured({ pageNames: { named: 'page_view_{name}' } });
+    expect(bodyOf(onlyRequest(braze, custom, page))).toMatchObject({
+      events: [{ name: 'page_view_Pricing' }],
+    });
+    expect(onlyRequest(braze, context, page).batch).toBeDefined();
+  });
+
+  // /users/track "Set subscription groups": `subscription_groups` in the attributes object.
+  test('group: a mapped groupId sets the user’s subscription group state', () => {
+    const subscribing = configured({
+      subscriptionGroups: { newsletter: 'c7e3b2a1-0f5d-4e2b-9a8c-1d2e3f4a5b6c' },
+    });
+    const joined = segmentEvent('group', { groupId: 'newsletter', traits: { name: 'Newsletter' } });
+    const request = onlyRequest(braze, subscribing, joined);
+    expect(bodyOf(request)).toEqual({
+      attributes: [
+        {
+          external_id: 'user-4711',
+          subscription_groups: [
+            {
+              subscription_group_id: 'c7e3b2a1-0f5d-4e2b-9a8c-1d2e3f4a5b6c',
+              subscription_state: 'subscribed',
+            },
+          ],
+        },
+      ],
+    });
+    expect(request.batch).toBeDefined();
+    const left = { ...joined, traits: { subscription_state: 'unsubscribed' } };
+    expect(bodyOf(onlyRequest(braze, subscribing, left))).toMatchObject({
+      attributes: [{ subscription_groups: [{ subscription_state: 'unsubscribed' }] }],
+    });
+    // A group that is no subscription group is not sent.
+    const other = segmentEvent('group', { groupId: 'acme-inc', traits: { name: 'Acme' } });
+    expect(braze.transform(other, subscribing)).toEqual([]);
+  });
+
+  // /users/merge example: identifier_to_merge "old-user1" into identifier_to_keep "current-user1".
+  test('alias of a previous userId: /users/merge by external_id', () => {
+    const alias = segmentEvent('alias', { userId: 'current-user1', previousId: 'old-user1' });
+    expect(onlyRequest(braze, context, alias)).toEqual({
+      method: 'POST',
+      url: 'https://rest.fra-01.braze.eu/users/merge',
+      headers: HEADERS,
+      body: JSON.stringify({
+        merge_updates: [
+          {
+            identifier_to_merge: { external_id: 'old-user1' },
+            identifier_to_keep: { external_id: 'current-user1' },
+          },
+        ],
+      }),
+    });
+  });
+
+  test('alias of the anonymousId: the alias-only user is identified (merged)', () => {
+    const alias = segmentEvent('alias', { previousId: ANONYMOUS_ID });
+    const request = onlyRequest(braze, context, alias);
+    expect(request.url).toBe('https://rest.fra-01.braze.eu/users/identify');
+    expect(bodyOf(request)).toEqual({
+      aliases_to_identify: [
+        {
+          external_id: 'user-4711',
+          user_alias: { alias_name: ANONYMOUS_ID, alias_label: 'anonymous_id' },
+        },
+      ],
+      merge_behavior: 'merge',
+    });
+    // No alias-only user exists when anonymous users are dropped; nor is there anything to merge
+    // into itself.
+    const dropping = contextFor(braze, {
+      restEndpoint: 'https://rest.iad-01.braze.com',
+      apiKey: 'k',
+      anonymousUsers: 'drop',
+    });
+    expect(braze.transform(alias, dropping)).toEqual([]);
+    expect(braze.transform({ ...alias, previousId: 'user-4711' }, context)).toEqual([]);
+    expect(() => braze.transform({ ...alias, previousId: undefined }, context)).toThrow(
+      'Braze merges users on alias, which needs a userId and a previousId',
+    );
   });
 });
 

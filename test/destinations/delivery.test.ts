@@ -157,6 +157,23 @@ const GROUP = event('group', ALICE, {
   traits: { name: 'Acme Inc', employees: 120, plan: 'enterprise' },
 });
 const ALIAS = event('alias', BOB, { previousId: BOB.anonymousId });
+/** Bob's account from before, merged into his current one. */
+const MERGE_ACCOUNTS = event('alias', BOB, { previousId: 'bob-2019@acme.example' });
+/** The Braze subscription group that Acme's group calls subscribe users to. */
+const BRAZE_SUBSCRIPTION_GROUP = '8d5f0c6e-2b1a-4c3d-9e8f-7a6b5c4d3e2f';
+/** A landing page whose campaign parameters take its URL past Customer.io's 100-byte names. */
+const CAMPAIGN_PAGE = event('page', ALICE, {
+  properties: {
+    url: 'https://acme.example/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale_2024&utm_content=hero_button',
+  },
+});
+/** An APNs device token as Segment's iOS SDK sends it, in `context.device.token`. */
+const DEVICE_TOKEN = '740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad';
+const APP_OPENED = event('track', BOB, {
+  event: 'Application Opened',
+  properties: { from_background: false },
+  context: { ...MOBILE_CONTEXT, device: { ...MOBILE_CONTEXT.device, token: DEVICE_TOKEN } },
+});
 /** Bob's profile with an email Klaviyo refuses. */
 const KLAVIYO_BAD_PROFILE = event('identify', BOB, { traits: { email: 'bob at acme' } });
 const ITERABLE_CHECKOUT = event('track', ALICE, {
@@ -514,18 +531,31 @@ const CASES: DeliveryCase[] = [
     type: 'customerio',
     config: { siteId: 'a1b2c3d4e5f6a7b8c9d0', apiKey: 'f0e9d8c7b6a5f4e3d2c1' },
     secrets: ['f0e9d8c7b6a5f4e3d2c1'],
-    events: [ORDER, IDENTIFY, PAGE, SCREEN, ALIAS],
-    accept: accepted(200, '{}'),
+    events: [ORDER, IDENTIFY, PAGE, SCREEN, ALIAS, CAMPAIGN_PAGE, APP_OPENED],
+    // Customer.io's documented rule ("Invalid API Requests"): names over 100 bytes are refused.
+    accept(request) {
+      const { name } = JSON.parse(request.body || '{}') as { name?: string };
+      return name !== undefined && Buffer.byteLength(name) > 100
+        ? {
+            status: 400,
+            body: json({ meta: { error: 'event name cannot be longer than 100 bytes' } }),
+          }
+        : { status: 200, body: '{}' };
+    },
     rejection: json({ meta: { error: 'attribute "created_at" must be a number' } }),
     expectSuccess(requests) {
       const auth = basic('a1b2c3d4e5f6a7b8c9d0', 'f0e9d8c7b6a5f4e3d2c1');
       expect(requests.every((r) => r.headers.authorization === auth)).toBe(true);
       const track = 'https://track.customer.io/api/v1';
+      // Each user's events in order; Bob's device is registered before his app-open event.
       expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
         `POST ${track}/customers/user-4711/events`,
         `POST ${track}/customers/bob%40acme.example/events`,
         `PUT ${track}/customers/user-4711`,
         `POST ${track}/merge_customers`,
+        `POST ${track}/customers/user-4711/events`,
+        `PUT ${track}/customers/bob%40acme.example/devices`,
+        `POST ${track}/customers/bob%40acme.example/events`,
         `POST ${track}/customers/user-4711/events`,
       ]);
       const seconds = TIMESTAMP_MS / 1000;
@@ -539,6 +569,9 @@ const CASES: DeliveryCase[] = [
         },
         { primary: { id: BOB.userId }, secondary: { id: BOB.anonymousId } },
         { name: 'https://acme.example/pricing?plan=pro', type: 'page' },
+        { device: { id: DEVICE_TOKEN, platform: 'ios', last_used: seconds } },
+        { name: 'Application Opened', data: { from_background: false } },
+        { name: 'https://acme.example/pricing', type: 'page' },
       ]);
     },
   },
@@ -548,10 +581,15 @@ const CASES: DeliveryCase[] = [
       restEndpoint: 'https://rest.iad-01.braze.com',
       apiKey: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
       appId: 'b1c2d3e4-5f60-4a7b-8c9d-0e1f2a3b4c5d',
+      subscriptionGroups: { 'acme-inc': BRAZE_SUBSCRIPTION_GROUP },
     },
     secrets: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'],
-    events: [ORDER, IDENTIFY, SIGNED_UP],
-    accept: accepted(201, { message: 'success', attributes_processed: 1, events_processed: 1 }),
+    events: [ORDER, IDENTIFY, SIGNED_UP, PAGE, GROUP, SCREEN, ALIAS, MERGE_ACCOUNTS],
+    // /users/merge answers 202 (it is asynchronous); /users/track and /users/identify 201.
+    accept: (request) =>
+      request.path === '/users/merge'
+        ? accepted(202, { message: 'success' })()
+        : accepted(201, { message: 'success', attributes_processed: 1, events_processed: 1 })(),
     rejection: json({ message: "Invalid 'Authorization' header or missing 'app_id'" }),
     expectSuccess(requests) {
       expect(
@@ -559,25 +597,33 @@ const CASES: DeliveryCase[] = [
           (r) => r.headers.authorization === 'Bearer 7c9e6679-7425-40de-944b-e07fc1f90ae7',
         ),
       ).toBe(true);
+      const rest = 'https://rest.iad-01.braze.com';
+      // Each user's events in order: batchable ones of both users share a /users/track request.
       expect(requests.map((r) => `${r.method} ${String(r.url)}`)).toEqual([
-        'POST https://rest.iad-01.braze.com/users/track',
-        'POST https://rest.iad-01.braze.com/users/identify',
-        'POST https://rest.iad-01.braze.com/users/track',
+        `POST ${rest}/users/track`,
+        `POST ${rest}/users/identify`,
+        `POST ${rest}/users/track`,
+        `POST ${rest}/users/identify`,
+        `POST ${rest}/users/merge`,
+        `POST ${rest}/users/track`,
       ]);
-      const [purchases, merge, attributes] = requests.map((r) => r.body);
-      // Alice's order and Bob's sign-up share one /users/track request.
-      expect(purchases).toMatchObject({
+      const [first, merge, attributes, alias, merged, last] = requests.map((r) => r.body);
+      // Alice's order, Bob's sign-up and his screen view.
+      expect(first).toMatchObject({
+        events: [
+          { external_id: BOB.userId, name: 'Signed Up', properties: { plan: 'pro' } },
+          { external_id: BOB.userId, name: 'Viewed Checkout Screen', properties: { step: 2 } },
+        ],
         purchases: [
           {
             external_id: ALICE.userId,
-            product_id: 'sku-1',
+            product_id: 'Salt & Pepper Mill',
             price: 27.75,
             quantity: 2,
             currency: 'EUR',
-            properties: { order_id: 'o-1001' },
+            properties: { product_id: 'sku-1', name: 'Salt & Pepper Mill', order_id: 'o-1001' },
           },
         ],
-        events: [{ external_id: BOB.userId, name: 'Signed Up', properties: { plan: 'pro' } }],
       });
       expect(merge).toEqual({
         aliases_to_identify: [
@@ -592,6 +638,32 @@ const CASES: DeliveryCase[] = [
         attributes: [
           { external_id: ALICE.userId, email: 'alice@acme.example', first_name: 'Alice' },
         ],
+      });
+      // Bob's alias of his anonymousId, then of his old account.
+      expect(alias).toMatchObject({
+        aliases_to_identify: [
+          { external_id: BOB.userId, user_alias: { alias_name: BOB.anonymousId } },
+        ],
+      });
+      expect(merged).toEqual({
+        merge_updates: [
+          {
+            identifier_to_merge: { external_id: 'bob-2019@acme.example' },
+            identifier_to_keep: { external_id: BOB.userId },
+          },
+        ],
+      });
+      // Alice's page view and her subscription through the group.
+      expect(last).toMatchObject({
+        attributes: [
+          {
+            external_id: ALICE.userId,
+            subscription_groups: [
+              { subscription_group_id: BRAZE_SUBSCRIPTION_GROUP, subscription_state: 'subscribed' },
+            ],
+          },
+        ],
+        events: [{ external_id: ALICE.userId, name: 'Viewed Pricing Page' }],
       });
     },
   },
@@ -1275,6 +1347,25 @@ const QUIRKS: Quirk[] = [
     expected: [
       'delivered',
       { abort: /^Braze dropped the object: events 'external_id' or 'braze_id'/ },
+    ],
+  },
+  {
+    type: 'braze',
+    title: '201 with an error naming a group’s subscription object: that group call alone fails',
+    // Alice's page view (events[0]) and group call (attributes[0]) share one /users/track request;
+    // the error's shape is /users/track's non-fatal one (its text is this test's).
+    events: [PAGE, GROUP],
+    answer: {
+      status: 201,
+      body: json({
+        message: 'success',
+        events_processed: 1,
+        errors: [{ type: 'invalid subscription group', input_array: 'attributes', index: 0 }],
+      }),
+    },
+    expected: [
+      'delivered',
+      { abort: /^Braze dropped the object: attributes invalid subscription group$/ },
     ],
   },
   {
