@@ -43,7 +43,22 @@ const CONTEXT_FIELDS = {
 } as const;
 
 /** Amplitude's platform names for Segment's `context.device.type`. */
-const PLATFORMS: Record<string, string> = { ios: 'iOS', android: 'Android', web: 'Web' };
+const PLATFORMS = new Map([
+  ['ios', 'iOS'],
+  ['android', 'Android'],
+  ['web', 'Web'],
+]);
+
+/**
+ * The platforms an app's `context.os.name` tells (Segment's and RudderStack's mobile SDKs name the
+ * OS even where they send no `device.type`). A desktop OS name tells nothing: a browser sends one.
+ */
+const MOBILE_OS_PLATFORMS = new Map([
+  ['android', 'Android'],
+  ['ios', 'iOS'],
+  ['ipados', 'iOS'],
+  ['iphone os', 'iOS'],
+]);
 
 /** The Amplitude events (one, or two for a group call) an event becomes. */
 export function amplitudeEventsOf(event: SegmentEvent, mapping: AmplitudeMapping): JsonObject[] {
@@ -119,16 +134,11 @@ function baseOf(event: SegmentEvent, minIdLength: number): JsonObject {
     insert_id: event.messageId,
     ...fieldsFrom(event, CONTEXT_FIELDS),
   };
-  const deviceType = firstString(valueAt(event.context, 'device.type'))?.toLowerCase();
-  const platform = deviceType
-    ? (PLATFORMS[deviceType] ?? deviceType)
-    : valueAt(event.context, 'userAgent') !== undefined
-      ? 'Web'
-      : undefined;
+  const platform = platformOf(event);
   if (platform) base.platform = platform;
   const advertisingId = firstString(valueAt(event.context, 'device.advertisingId'));
-  if (advertisingId && deviceType === 'ios') base.idfa = advertisingId;
-  if (advertisingId && deviceType === 'android') base.adid = advertisingId;
+  if (advertisingId && platform === 'iOS') base.idfa = advertisingId;
+  if (advertisingId && platform === 'Android') base.adid = advertisingId;
   const library = firstString(valueAt(event.context, 'library.name'));
   if (library) {
     const version = firstString(valueAt(event.context, 'library.version'));
@@ -138,6 +148,20 @@ function baseOf(event: SegmentEvent, minIdLength: number): JsonObject {
   const sessionId = numberOf(valueAt(event.integrations, 'Amplitude.session_id'));
   if (sessionId !== undefined) base.session_id = sessionId;
   return base;
+}
+
+/**
+ * Amplitude's `platform` (its SDKs send `iOS`, `Android` or `Web`): the device type, else the
+ * mobile OS an app names, else Web for an event with a browser's user agent. An app's HTTP client
+ * sends a user agent too, which is why the OS is asked first.
+ */
+function platformOf(event: SegmentEvent): string | undefined {
+  const deviceType = firstString(valueAt(event.context, 'device.type'))?.toLowerCase();
+  if (deviceType) return PLATFORMS.get(deviceType) ?? deviceType;
+  const os = firstString(valueAt(event.context, 'os.name'))?.toLowerCase();
+  const mobile = os && MOBILE_OS_PLATFORMS.get(os);
+  if (mobile) return mobile;
+  return valueAt(event.context, 'userAgent') !== undefined ? 'Web' : undefined;
 }
 
 /**

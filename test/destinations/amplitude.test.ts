@@ -2,6 +2,7 @@ import { amplitude } from '../../destinations/amplitude';
 import { DestinationMappingError } from '../../destinations/destination';
 import {
   bodyOf,
+  BROWSER_CONTEXT,
   combined,
   contextFor,
   identify,
@@ -107,6 +108,42 @@ describe('amplitude mapping', () => {
         event_properties: { step: 2 },
       },
     ]);
+  });
+
+  test('platform: device.type, else a mobile os.name, else Web for a browser', () => {
+    // An Android app whose SDK sends no device.type, but a user agent (Android's HTTP client).
+    const android = segmentEvent('track', {
+      event: 'Song Played',
+      context: {
+        os: { name: 'Android', version: '14' },
+        device: {
+          manufacturer: 'Google',
+          model: 'Pixel 8',
+          advertisingId: '38400000-8cf0-11bd-b23e-10b96e40000d',
+        },
+        userAgent: 'Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UD1A.230803.041)',
+      },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, android))[0]).toMatchObject({
+      os_name: 'Android',
+      platform: 'Android',
+      adid: '38400000-8cf0-11bd-b23e-10b96e40000d',
+    });
+    const ipad = segmentEvent('track', {
+      event: 'X',
+      context: { os: { name: 'iPadOS', version: '17.4' }, userAgent: 'Acme/3.2.1 CFNetwork' },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, ipad))[0]).toMatchObject({ platform: 'iOS' });
+    // A browser names its desktop OS: the platform stays Web.
+    const desktop = segmentEvent('track', {
+      event: 'X',
+      context: { ...BROWSER_CONTEXT, os: { name: 'Mac OS X', version: '14.4' } },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, desktop))[0]).toMatchObject({
+      platform: 'Web',
+    });
+    const server = segmentEvent('track', { event: 'X', context: {} });
+    expect(eventsOf(onlyRequest(amplitude, context, server))[0]).not.toHaveProperty('platform');
   });
 
   test('pages are named by the configured templates', () => {
