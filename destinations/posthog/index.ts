@@ -11,7 +11,7 @@ import { httpUrl, secret } from '../shared/config';
 import { userTraits } from '../shared/traits';
 import { eventNameOf, fieldsFrom, pageOf, personOf } from '../shared/events';
 import { batchableRequest, joinUrl, jsonBatching } from '../shared/requests';
-import { compact, recordOf, uuidOf, type JsonObject } from '../shared/values';
+import { compact, firstString, recordOf, uuidOf, type JsonObject } from '../shared/values';
 
 /** /batch/ has no event count limit and takes request bodies under 20 MB. */
 const MAX_EVENTS = 1000;
@@ -93,7 +93,12 @@ function captureOf(event: SegmentEvent, config: PostHogConfig): JsonObject {
       return {
         event: '$screen',
         distinct_id: distinctId,
-        properties: { ...context, ...properties, ...compact({ $screen_name: event.name }) },
+        properties: {
+          ...context,
+          ...properties,
+          // Mobile SDKs send the screen's name as `name`; some only as `properties.name`.
+          ...compact({ $screen_name: firstString(event.name, properties.name) }),
+        },
       };
     case 'identify':
       return {

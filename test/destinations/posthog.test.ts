@@ -131,6 +131,14 @@ describe('posthog mapping', () => {
     });
   });
 
+  test('screen: $screen_name from properties.name when the SDK sends no top-level name', () => {
+    const event = segmentEvent('screen', { properties: { name: 'Cart', step: 2 }, context: {} });
+    expect(capturedOf(event)).toMatchObject({
+      event: '$screen',
+      properties: { name: 'Cart', step: 2, $screen_name: 'Cart' },
+    });
+  });
+
   test('identify → $identify with $set, merging the anonymous person', () => {
     const event = identify({ email: 'ada@example.com', plan: 'pro' }, { context: {} });
     expect(capturedOf(event)).toEqual({
