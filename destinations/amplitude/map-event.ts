@@ -7,23 +7,36 @@
 import type { SegmentEvent } from '../../src/event';
 import { DestinationMappingError } from '../destination';
 import { eventNameOf, fieldsFrom, personOf, viewEventName, type ViewNames } from '../shared/events';
+import { traitsByOperation, vendorOperations, type TraitLists } from '../shared/trait-operations';
 import { userTraits } from '../shared/traits';
 import {
   epochMillis,
-  firstNumber,
   firstString,
   numberOf,
   recordOf,
   valueAt,
   type JsonObject,
 } from '../shared/values';
+import { withRevenue, type RevenuePer } from './revenue';
 
-export interface AmplitudeMapping {
+export interface AmplitudeMapping extends TraitLists {
   minIdLength: number;
   pageNames: ViewNames;
   screenNames: ViewNames;
   groupType: string;
+  revenuePer: RevenuePer;
 }
+
+/**
+ * Amplitude's names of the trait operations. It has no union: `$postInsert` adds the values a list
+ * lacks (at its end) and leaves the ones it has, which is a union.
+ */
+const OPERATION_NAMES = {
+  setOnce: '$setOnce',
+  increment: '$add',
+  append: '$append',
+  union: '$postInsert',
+} as const;
 
 /** Event keys filled straight from the Segment context. */
 const CONTEXT_FIELDS = {
@@ -60,19 +73,21 @@ const MOBILE_OS_PLATFORMS = new Map([
   ['iphone os', 'iOS'],
 ]);
 
-/** The Amplitude events (one, or two for a group call) an event becomes. */
+/**
+ * The Amplitude events an event becomes: one; two for a group call; an order counted per product,
+ * one more per product (see revenue.ts).
+ */
 export function amplitudeEventsOf(event: SegmentEvent, mapping: AmplitudeMapping): JsonObject[] {
   const base = baseOf(event, mapping.minIdLength);
   switch (event.type) {
-    case 'track':
-      return [
-        {
-          ...base,
-          event_type: eventNameOf(event),
-          event_properties: recordOf(event.properties),
-          ...revenueOf(event),
-        },
-      ];
+    case 'track': {
+      const tracked = {
+        ...base,
+        event_type: eventNameOf(event),
+        event_properties: recordOf(event.properties),
+      };
+      return withRevenue(event, tracked, mapping.revenuePer);
+    }
     case 'page':
     case 'screen':
       return [
@@ -86,7 +101,9 @@ export function amplitudeEventsOf(event: SegmentEvent, mapping: AmplitudeMapping
         },
       ];
     case 'identify':
-      return [{ ...base, event_type: '$identify', user_properties: { $set: userTraits(event) } }];
+      return [
+        { ...base, event_type: '$identify', user_properties: userPropertiesOf(event, mapping) },
+      ];
     case 'group': {
       // The user joins the group (as Amplitude's setGroup does), then the group gets its traits.
       const groups = { [mapping.groupType]: event.groupId };
@@ -165,24 +182,10 @@ function platformOf(event: SegmentEvent): string | undefined {
 }
 
 /**
- * Amplitude's revenue keys, for events that report `revenue` (or an `Order Completed` with only a
- * `total`). A `price` there is sent too, with `quantity` (default 1): Amplitude then counts
- * price × quantity. A `price` alone (`Product Viewed`) is not revenue and stays a property.
+ * An identify's user property operations: the traits config names for an operation under it, the
+ * others in `$set` (a property takes one operation per update).
  */
-function revenueOf(event: SegmentEvent): JsonObject {
-  const properties = recordOf(event.properties);
-  const revenue = firstNumber(
-    properties.revenue,
-    event.event === 'Order Completed' ? properties.total : undefined,
-  );
-  if (revenue === undefined) return {};
-  const fields: JsonObject = { revenue };
-  const price = numberOf(properties.price);
-  if (price !== undefined)
-    Object.assign(fields, { price, quantity: numberOf(properties.quantity) ?? 1 });
-  const productId = firstString(properties.productId, properties.product_id, properties.sku);
-  if (productId) fields.productId = productId;
-  const revenueType = firstString(properties.revenueType, properties.revenue_type);
-  if (revenueType) fields.revenueType = revenueType;
-  return fields;
+function userPropertiesOf(event: SegmentEvent, lists: TraitLists): JsonObject {
+  const split = traitsByOperation(userTraits(event), lists);
+  return { $set: split.set, ...Object.fromEntries(vendorOperations(split, OPERATION_NAMES)) };
 }
