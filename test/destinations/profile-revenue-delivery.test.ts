@@ -8,66 +8,34 @@
 import { randomUUID } from 'node:crypto';
 import { toolDestinationOf, validateDestinationConfig } from '../../destinations';
 import type { SegmentEvent } from '../../src/event';
-import { createLogger } from '../../src/log';
-import { createMetrics } from '../../src/metrics';
-import { DeliveryLocks } from '../../src/router/delivery-locks';
-import { DestinationWorker } from '../../src/router/destination-worker';
+import type { DestinationWorker } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs } from '../support/deliveries';
-import { TEST_WORKER_OPTIONS } from '../support/router-testbed';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { startVendor, type ScriptedResponse, type VendorServer } from '../support/vendor-server';
+import { routerTestbed } from '../support/router-testbed';
+import type { ScriptedResponse } from '../support/vendor-server';
 import { segmentEvent } from './support';
 
-let database: TestDatabase;
-let locks: DeliveryLocks;
-let vendor: VendorServer;
+const testbed = routerTestbed();
 
-/** Sends a request meant for a vendor to the local vendor server, keeping path and query. */
-const toLocalVendor: typeof fetch = (input, init) => {
-  const url = new URL(input instanceof Request ? input.url : String(input));
-  return fetch(new URL(`${url.pathname}${url.search}`, vendor.url), init);
-};
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  locks = new DeliveryLocks(database.pool);
-  vendor = await startVendor();
-});
-afterAll(async () => {
-  await vendor?.close();
-  await locks?.close();
-  await database?.drop();
-});
-beforeEach(async () => {
-  await database.pool.query('TRUNCATE delivery_jobs, dead_letters');
-  vendor.requests.length = 0;
-});
-
-/** A worker for destination `type` with `config`, sending one request at a time. */
+/** A worker for a destination of `type` with `config`, sending one request at a time. */
 function workerFor(type: string, config: Record<string, unknown>): DestinationWorker {
-  return new DestinationWorker(
-    {
-      pool: database.pool,
-      locks,
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      fetch: toLocalVendor,
-    },
-    type,
-    toolDestinationOf(type)!,
-    { config: validateDestinationConfig({ type, config }), destination: { id: type } },
-    { maxConcurrency: 1, timeoutMs: 5000, maxAttempts: 5, maxRetryHours: 1 },
-    TEST_WORKER_OPTIONS,
-  );
+  const parsed = validateDestinationConfig({ type, config });
+  return testbed.worker(toolDestinationOf(type)!, parsed, {
+    fetch: testbed.toVendor,
+    policy: { maxConcurrency: 1 },
+  });
 }
 
-function enqueue(type: string, events: SegmentEvent[]): Promise<void> {
+/** Queues events for the testbed's destination (`hook`), as the processor does. */
+function enqueue(events: SegmentEvent[]): Promise<void> {
   return enqueueDeliveries(
-    database.pool,
-    type,
+    testbed.database.pool,
+    'hook',
     events as Array<SegmentEvent & { userId: string; event: string }>,
   );
 }
+
+const queued = () => queuedJobs(testbed.database.pool, 'hook');
+const deadLetters = () => deadLetterRows(testbed.database.pool, 'hook');
 
 /** `type`'s event for user `userId`, with its own messageId. */
 function eventOf(type: SegmentEvent['type'], userId: string, fields: Partial<SegmentEvent>) {
@@ -94,14 +62,14 @@ describe('amplitude, revenue per product', () => {
   const config = { apiKey: 'amp-key-123', revenuePer: 'product' };
 
   test('orders of 500 products: three to a request, each request under 2000 events', async () => {
-    vendor.script = () => json({ code: 200 });
+    testbed.vendor.script = () => json({ code: 200 });
     const orders = ['ann-00001', 'bob-00002', 'cat-00003', 'dan-00004'].map((u) => orderOf(u, 500));
     const click = eventOf('track', 'eve-00005', { event: 'Clicked' });
-    await enqueue('amplitude', [...orders, click]);
+    await enqueue([...orders, click]);
     expect(await workerFor('amplitude', config).runOnce()).toBe(5);
-    expect(await queuedJobs(database.pool, 'amplitude')).toEqual([]);
-    expect(await deadLetterRows(database.pool, 'amplitude')).toEqual([]);
-    const bodies = vendor.requests.map(
+    expect(await queued()).toEqual([]);
+    expect(await deadLetters()).toEqual([]);
+    const bodies = testbed.vendor.requests.map(
       (request) => JSON.parse(request.body) as { events: { event_type: string }[] },
     );
     const counts = bodies.map((body) => body.events.length).sort((a, b) => a - b);
@@ -115,7 +83,7 @@ describe('amplitude, revenue per product', () => {
   test('a 400 naming one product’s event: its order is dead-lettered, the other sent again', async () => {
     const [ann, bob] = [orderOf('ann-00001', 2), orderOf('bob-00002', 2)];
     // Ann's events are 0 (the order) to 2, Bob's 3 to 5: Amplitude names Bob's first product.
-    vendor.script = () => ({
+    testbed.vendor.script = () => ({
       status: 400,
       body: JSON.stringify({
         code: 400,
@@ -123,14 +91,14 @@ describe('amplitude, revenue per product', () => {
         events_with_invalid_fields: { price: [4] },
       }),
     });
-    await enqueue('amplitude', [ann, bob]);
+    await enqueue([ann, bob]);
     await workerFor('amplitude', config).runOnce();
-    expect(vendor.requests).toHaveLength(1);
-    const [letter, ...more] = await deadLetterRows(database.pool, 'amplitude');
+    expect(testbed.vendor.requests).toHaveLength(1);
+    const [letter, ...more] = await deadLetters();
     expect(more).toEqual([]);
     expect(letter.message_id).toBe(bob.messageId);
     expect(letter.reason).toBe('Amplitude rejected the event: invalid price');
-    const [row, ...others] = await queuedJobs(database.pool, 'amplitude');
+    const [row, ...others] = await queued();
     expect(others).toEqual([]);
     expect(JSON.parse(row.payload as string)).toMatchObject({ messageId: ann.messageId });
     expect(row.last_error).toMatch(/refused the request for other events in it \(HTTP 400\)/);
@@ -147,15 +115,15 @@ describe('mixpanel, profile operations and charges', () => {
   const engage = (request: { body: string }) => JSON.parse(request.body) as unknown[];
 
   test('two users’ identifies: one /engage request of their updates, each user’s in order', async () => {
-    vendor.script = () => json({ error: null, status: 1 });
+    testbed.vendor.script = () => json({ error: null, status: 1 });
     const traits = { plan: 'pro', logins: 1, teams: 'blue' };
     const identifies = ['ann', 'bob'].map((u) => eventOf('identify', u, { traits, context: {} }));
-    await enqueue('mixpanel', identifies);
+    await enqueue(identifies);
     expect(await workerFor('mixpanel', config).runOnce()).toBe(2);
-    expect(await queuedJobs(database.pool, 'mixpanel')).toEqual([]);
-    expect(vendor.requests.map((r) => r.path)).toEqual(['/engage?verbose=1&ip=0']);
+    expect(await queued()).toEqual([]);
+    expect(testbed.vendor.requests.map((r) => r.path)).toEqual(['/engage?verbose=1&ip=0']);
     const who = (id: string) => ({ $token: 'tok-123', $distinct_id: id });
-    expect(engage(vendor.requests[0])).toEqual([
+    expect(engage(testbed.vendor.requests[0])).toEqual([
       { ...who('ann'), $set: { plan: 'pro' } },
       { ...who('ann'), $add: { logins: 1 } },
       { ...who('ann'), $union: { teams: ['blue'] } },
@@ -166,7 +134,7 @@ describe('mixpanel, profile operations and charges', () => {
   });
 
   test('an order: the event imported, then the charge appended; a refused charge is dead-lettered', async () => {
-    vendor.script = (request) =>
+    testbed.vendor.script = (request) =>
       request.path.startsWith('/import')
         ? json({ code: 200, num_records_imported: 1, status: 'OK' })
         : json({ error: '$append values must be objects', status: 0 });
@@ -175,20 +143,20 @@ describe('mixpanel, profile operations and charges', () => {
       properties: { order_id: 'o-1', revenue: 25.32 },
       context: {},
     });
-    await enqueue('mixpanel', [order]);
+    await enqueue([order]);
     await workerFor('mixpanel', config).runOnce();
-    expect(vendor.requests.map((r) => r.path)).toEqual([
+    expect(testbed.vendor.requests.map((r) => r.path)).toEqual([
       '/import?strict=1',
       '/engage?verbose=1&ip=0',
     ]);
-    expect(engage(vendor.requests[1])).toEqual([
+    expect(engage(testbed.vendor.requests[1])).toEqual([
       {
         $token: 'tok-123',
         $distinct_id: 'ann',
         $append: { $transactions: { $time: '2024-05-01T12:00:00', $amount: 25.32 } },
       },
     ]);
-    const [letter] = await deadLetterRows(database.pool, 'mixpanel');
+    const [letter] = await deadLetters();
     expect(letter.reason).toBe('Mixpanel rejected the update: $append values must be objects');
   });
 });

@@ -19,6 +19,11 @@ import { startVendor, type ScriptedResponse, type VendorServer } from './vendor-
 export interface RouterTestbed {
   readonly database: TestDatabase;
   readonly vendor: VendorServer;
+  /**
+   * A fetch that sends every request to the vendor server, keeping path and query: for
+   * destinations whose URLs name the real vendor.
+   */
+  readonly toVendor: typeof fetch;
   /** A worker for destination `hook` (stopped after the test). */
   worker<Config>(
     destination: Destination<Config>,
@@ -27,6 +32,7 @@ export interface RouterTestbed {
       pool?: pg.Pool;
       policy?: Partial<DeliveryPolicy>;
       options?: Partial<WorkerOptions>;
+      fetch?: typeof fetch;
     },
   ): DestinationWorker;
 }
@@ -53,13 +59,18 @@ export function routerTestbed(): RouterTestbed {
   let locks: DeliveryLocks;
   const workers: DestinationWorker[] = [];
   const testbed = {
-    worker(destination, config, { pool, policy, options } = {}) {
+    toVendor: (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      return fetch(new URL(`${url.pathname}${url.search}`, testbed.vendor.url), init);
+    },
+    worker(destination, config, { pool, policy, options, fetch } = {}) {
       const created = new DestinationWorker(
         {
           pool: pool ?? testbed.database.pool,
           locks,
           logger: createLogger('silent'),
           metrics: createMetrics(),
+          fetch,
         },
         'hook',
         destination as Destination<unknown>,
