@@ -10,7 +10,7 @@ import { toolDestinationOf, validateDestinationConfig } from '../../destinations
 import type { SegmentEvent } from '../../src/event';
 import type { DestinationWorker } from '../../src/router/destination-worker';
 import { deadLetterRows, enqueueDeliveries, queuedJobs } from '../support/deliveries';
-import { routerTestbed } from '../support/router-testbed';
+import { routerTestbed, toVendor } from '../support/router-testbed';
 import type { ScriptedResponse } from '../support/vendor-server';
 import { segmentEvent } from './support';
 
@@ -20,7 +20,7 @@ const testbed = routerTestbed();
 function workerFor(type: string, config: Record<string, unknown>): DestinationWorker {
   const parsed = validateDestinationConfig({ type, config });
   return testbed.worker(toolDestinationOf(type)!, parsed, {
-    fetch: testbed.toVendor,
+    fetch: toVendor(testbed.vendor),
     policy: { maxConcurrency: 1 },
   });
 }

@@ -19,11 +19,6 @@ import { startVendor, type ScriptedResponse, type VendorServer } from './vendor-
 export interface RouterTestbed {
   readonly database: TestDatabase;
   readonly vendor: VendorServer;
-  /**
-   * A fetch that sends every request to the vendor server, keeping path and query: for
-   * destinations whose URLs name the real vendor.
-   */
-  readonly toVendor: typeof fetch;
   /** A worker for destination `hook` (stopped after the test). */
   worker<Config>(
     destination: Destination<Config>,
@@ -32,6 +27,7 @@ export interface RouterTestbed {
       pool?: pg.Pool;
       policy?: Partial<DeliveryPolicy>;
       options?: Partial<WorkerOptions>;
+      /** What sends requests; default the global fetch (see toVendor). */
       fetch?: typeof fetch;
     },
   ): DestinationWorker;
@@ -59,10 +55,6 @@ export function routerTestbed(): RouterTestbed {
   let locks: DeliveryLocks;
   const workers: DestinationWorker[] = [];
   const testbed = {
-    toVendor: (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      return fetch(new URL(`${url.pathname}${url.search}`, testbed.vendor.url), init);
-    },
     worker(destination, config, { pool, policy, options, fetch } = {}) {
       const created = new DestinationWorker(
         {
@@ -110,4 +102,16 @@ export function routerTestbed(): RouterTestbed {
 export function answerByEvent(answers: Record<string, ScriptedResponse>) {
   return (request: { body: string }): ScriptedResponse =>
     answers[(JSON.parse(request.body) as { event: string }).event] ?? { status: 200 };
+}
+
+/**
+ * A fetch that sends every request, whatever vendor host it addresses, to the local vendor server
+ * (path and query kept), recording the URL the destination addressed in `addressed`.
+ */
+export function toVendor(vendor: VendorServer, addressed: URL[] = []): typeof fetch {
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    addressed.push(url);
+    return fetch(new URL(`${url.pathname}${url.search}`, vendor.url), init);
+  };
 }
