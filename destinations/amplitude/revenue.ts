@@ -5,14 +5,16 @@
  * properties). So a price is sent only where it is the price of the one product an event is about,
  * never beside an order's revenue, which it would replace.
  *
- * Revenue events are events with `revenue` and `Order Completed` (whose `total` stands in for a
- * missing `revenue`). Per order, such an event carries its `revenue`. Per product, each product of
- * `products[]` with a price becomes a `Product Purchased` event with its price and quantity, and
- * the order carries no revenue (it would count twice); an event without products but with a
- * `price` of its own is that product's purchase; any other event falls back to its `revenue`.
+ * Revenue events are events with `revenue` and `Order Completed` however it is written (its
+ * `total` stands in for a missing `revenue`). Per order, such an event carries its `revenue`. Per
+ * product, each product of `products[]` with a price becomes a `Product Purchased` event with its
+ * price and quantity, and the order carries no revenue (it would count twice); an event without
+ * products but with a `price` of its own is that product's purchase; any other event falls back
+ * to its `revenue`.
  */
 import type { SegmentEvent } from '../../src/event';
 import { orderOf, productOf } from '../shared/ecommerce';
+import { specEventKey } from '../shared/spec-events';
 import { compact, firstNumber, firstString, isRecord, numberOf, recordOf } from '../shared/values';
 import type { JsonObject } from '../shared/values';
 
@@ -34,7 +36,7 @@ export function withRevenue(
   per: RevenuePer,
 ): JsonObject[] {
   const properties = recordOf(event.properties);
-  const isOrder = event.event === 'Order Completed';
+  const isOrder = specEventKey(event.event ?? '') === 'order completed';
   const revenue = firstNumber(properties.revenue, isOrder ? properties.total : undefined);
   if (revenue === undefined && !isOrder) return [tracked];
   const revenueType = firstString(properties.revenueType, properties.revenue_type);

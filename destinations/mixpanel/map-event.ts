@@ -7,6 +7,7 @@
 import type { SegmentEvent } from '../../src/event';
 import { revenueOf } from '../shared/ecommerce';
 import { fieldsFrom, pageOf, personOf } from '../shared/events';
+import { specEventKey } from '../shared/spec-events';
 import { traitsByOperation, vendorOperations, type TraitLists } from '../shared/trait-operations';
 import { renameTraits, userTraits } from '../shared/traits';
 import {
@@ -202,7 +203,7 @@ export function chargeOf(
   token: string,
   merge: IdentityMerge,
 ): JsonObject | undefined {
-  if (event.event !== 'Order Completed') return undefined;
+  if (specEventKey(event.event ?? '') !== 'order completed') return undefined;
   const amount = revenueOf(event.properties);
   const ms = epochMillis(event.timestamp);
   if (amount === undefined || ms === undefined) return undefined;

@@ -251,6 +251,9 @@ describe('amplitude mapping', () => {
   test('revenue per order: the order’s revenue, never a price that Amplitude would count instead', () => {
     const order = track('Order Completed', { order_id: 'o-1', total: 99.5, currency: 'EUR' });
     expect(eventsOf(onlyRequest(amplitude, context, order))[0]).toMatchObject({ revenue: 99.5 });
+    // The spec event however its sender writes it (RudderStack's users often snake_case it).
+    const snake = track('order_completed', { order_id: 'o-2', total: 12 });
+    expect(eventsOf(onlyRequest(amplitude, context, snake))[0]).toMatchObject({ revenue: 12 });
     // Amplitude counts price × quantity whenever a price is sent: 10 × 2 would replace the 25.
     const renewal = track('Subscription Renewed', {
       revenue: '25',

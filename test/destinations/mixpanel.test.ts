@@ -289,6 +289,10 @@ describe('mixpanel profiles and groups', () => {
     expect(bodyOf(mixpanel.transform(totalOnly, charging)[1])).toMatchObject([
       { $append: { $transactions: { $amount: 30.5 } } },
     ]);
+    const lowerCase = track('order completed', { revenue: 7 });
+    expect(bodyOf(mixpanel.transform(lowerCase, charging)[1])).toMatchObject([
+      { $append: { $transactions: { $amount: 7 } } },
+    ]);
     expect(mixpanel.transform(track('Order Completed', {}), charging)).toHaveLength(1);
     expect(mixpanel.transform(track('Order Refunded', { total: 30.5 }), charging)).toHaveLength(1);
     expect(mixpanel.transform(order, context)).toHaveLength(1);
