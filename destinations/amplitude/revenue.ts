@@ -7,10 +7,10 @@
  *
  * Revenue events are events with `revenue` and `Order Completed` however it is written (its
  * `total` stands in for a missing `revenue`). Per order, such an event carries its `revenue`. Per
- * product, each product of `products[]` with a price becomes a `Product Purchased` event with its
- * price and quantity, and the order carries no revenue (it would count twice); an event without
- * products but with a `price` of its own is that product's purchase; any other event falls back
- * to its `revenue`.
+ * product, each product of an order's `products[]` with a price becomes a `Product Purchased`
+ * event with its price and quantity, and the order carries no revenue (it would count twice); an
+ * event without products but with a `price` of its own is that product's purchase; any other
+ * event falls back to its `revenue`.
  */
 import type { SegmentEvent } from '../../src/event';
 import { orderOf, productOf } from '../shared/ecommerce';
@@ -41,7 +41,8 @@ export function withRevenue(
   if (revenue === undefined && !isOrder) return [tracked];
   const revenueType = firstString(properties.revenueType, properties.revenue_type);
   if (per === 'product') {
-    const products = pricedProducts(properties.products);
+    // Only an order is the purchase of its products (a checkout's carry its revenue too).
+    const products = isOrder ? pricedProducts(properties.products) : [];
     if (products.length > 0 && products.length <= MAX_PRODUCT_EVENTS) {
       const orderId = orderOf(properties).orderId;
       return [
@@ -56,7 +57,7 @@ export function withRevenue(
       ];
     }
     const price = numberOf(properties.price);
-    if (products.length === 0 && price !== undefined) {
+    if (price !== undefined && !Array.isArray(properties.products)) {
       const quantity = numberOf(properties.quantity) ?? 1;
       return [
         {

@@ -330,6 +330,14 @@ describe('amplitude mapping', () => {
     expect(eventsOf(onlyRequest(amplitude, perProduct, donation))).toEqual([
       expect.objectContaining({ revenue: 5 }),
     ]);
+    // Only an order is a purchase of its products: a checkout's revenue stays one amount.
+    const checkout = track('Checkout Started', {
+      revenue: 30,
+      products: ORDER.properties!.products,
+    });
+    expect(eventsOf(onlyRequest(amplitude, perProduct, checkout))).toEqual([
+      expect.objectContaining({ event_type: 'Checkout Started', revenue: 30 }),
+    ]);
     const unpriced = track('Order Completed', { total: 12, products: [{ product_id: 'p-1' }] });
     expect(eventsOf(onlyRequest(amplitude, perProduct, unpriced))).toEqual([
       expect.objectContaining({ revenue: 12 }),
