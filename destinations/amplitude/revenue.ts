@@ -24,10 +24,10 @@ export type RevenuePer = 'order' | 'product';
  * Most product events one order becomes (an event and its products travel in one request of
  * fewer than 2000 events); a larger order is counted per order.
  */
-export const MAX_PRODUCT_EVENTS = 500;
+const MAX_PRODUCT_EVENTS = 500;
 
 /** The event name of a product's purchase, counted per product. */
-export const PRODUCT_PURCHASED = 'Product Purchased';
+const PRODUCT_PURCHASED = 'Product Purchased';
 
 /** `tracked` (the track event's Amplitude event) with its revenue, and its products' events. */
 export function withRevenue(
