@@ -1,8 +1,9 @@
 /**
  * The Mixpanel destination: events to /import (strict validation, project token or service
- * account), identify to /engage `$set`, group to /groups `$set` plus a `$union` of the group on
- * the user's profile, alias to `$create_alias` for projects on the Original ID Merge API. US, EU
- * and India residency hosts.
+ * account), identify to /engage `$set` and the other operations config names traits for, an
+ * order's charge to the profile's `$transactions` (trackCharges), group to /groups `$set` plus a
+ * `$union` of the group on the user's profile, alias to `$create_alias` for projects on the
+ * Original ID Merge API. US, EU and India residency hosts.
  */
 import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';

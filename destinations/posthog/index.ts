@@ -2,7 +2,8 @@
  * The PostHog destination: events to the capture API's `/batch/` endpoint of PostHog Cloud (US
  * or EU) or a self-hosted instance (posthog.com/docs/api/capture). Pages become `$pageview`,
  * screens `$screen`, identify `$identify` with `$set` (and `$anon_distinct_id`, which merges the
- * anonymous person in), group `$groupidentify`, alias `$create_alias`.
+ * anonymous person in), group `$groupidentify`, alias `$create_alias`; every other event names
+ * its groups in `$groups`.
  */
 import { z } from 'zod';
 import { EVENT_TYPES, type SegmentEvent } from '../../src/event';
