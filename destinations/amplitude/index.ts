@@ -13,6 +13,7 @@ import {
   type Verdict,
 } from '../destination';
 import { secret, viewNames } from '../shared/config';
+import { oneOperationPerTrait, traitListFields } from '../shared/trait-operations';
 import { batchableRequest, headerOf, jsonBatching, jsonBodyOf } from '../shared/requests';
 import { isRecord, recordOf } from '../shared/values';
 import { indexIn, perItemVerdict } from '../shared/verdicts';
@@ -22,11 +23,14 @@ const BASE_URLS = { us: 'https://api2.amplitude.com', eu: 'https://api.eu.amplit
 const PATHS = { httpapi: '/2/httpapi', batch: '/batch' } as const;
 
 /**
- * HTTP V2 takes fewer than 2000 events and under 1 MB per request (Batch Event Upload: 20 MB).
- * An item holds at most two events (a group call), hence 999 items; the byte limit is the
- * smaller of the two APIs', less room for the envelope.
+ * HTTP V2 takes fewer than 2000 events and under 1 MB per request (Batch Event Upload: 20 MB);
+ * the byte limit is the smaller of the two APIs', less room for the envelope. An item (one Segment
+ * event) holds one or two events (a group call), hence 999 items; items holding more (an order
+ * counted per product) batch apart, fewer to a request (see slotOf).
  */
-const MAX_ITEMS = 999;
+const MAX_EVENTS = 1999;
+const EVENTS_PER_ITEM = 2;
+const MAX_ITEMS = Math.floor(MAX_EVENTS / EVENTS_PER_ITEM);
 const MAX_BYTES = 1_000_000 - 16_384;
 
 /** Amplitude asks senders to pause a throttled user or device for 30 s. */
@@ -34,18 +38,24 @@ const THROTTLE_PAUSE_MS = 30_000;
 /** A user or device over its daily event quota stays throttled for hours. */
 const DAILY_QUOTA_PAUSE_MS = 60 * 60_000;
 
-export const AmplitudeConfig = z.strictObject({
-  apiKey: secret(),
-  residency: z.enum(['us', 'eu']).default('us'),
-  /** `batch`: the Batch Event Upload API, for high-volume users and backfills. */
-  api: z.enum(['httpapi', 'batch']).default('httpapi'),
-  /** Amplitude's min_id_length: shorter user and device ids are dropped (its default is 5). */
-  minIdLength: z.number().int().min(1).max(100).default(5),
-  pageNames: viewNames('Page'),
-  screenNames: viewNames('Screen'),
-  /** The group type a Segment group call's groupId belongs to (Accounts add-on). */
-  groupType: z.string().min(1).default('company'),
-});
+export const AmplitudeConfig = z
+  .strictObject({
+    apiKey: secret(),
+    residency: z.enum(['us', 'eu']).default('us'),
+    /** `batch`: the Batch Event Upload API, for high-volume users and backfills. */
+    api: z.enum(['httpapi', 'batch']).default('httpapi'),
+    /** Amplitude's min_id_length: shorter user and device ids are dropped (its default is 5). */
+    minIdLength: z.number().int().min(1).max(100).default(5),
+    pageNames: viewNames('Page'),
+    screenNames: viewNames('Screen'),
+    /** The group type a Segment group call's groupId belongs to (Accounts add-on). */
+    groupType: z.string().min(1).default('company'),
+    /** Revenue counted once per order, or per product of `products[]` (see revenue.ts). */
+    revenuePer: z.enum(['order', 'product']).default('order'),
+    /** Identify traits sent with `$add`, `$setOnce`, `$append` and `$postInsert`, not `$set`. */
+    ...traitListFields(),
+  })
+  .superRefine(oneOperationPerTrait);
 
 export type AmplitudeConfig = z.infer<typeof AmplitudeConfig>;
 
@@ -70,7 +80,8 @@ export const amplitude = defineDestination<AmplitudeConfig>({
     const events = amplitudeEventsOf(event, config);
     if (events.length === 0) return [];
     const url = `${BASE_URLS[config.residency]}${PATHS[config.api]}`;
-    return [batchableRequest(batching, context, { method: 'POST', url, headers: {} }, events)];
+    const target = { method: 'POST' as const, url, headers: {} };
+    return [batchableRequest(batching, context, target, events, slotOf(events.length))];
   },
   batching,
   credentialsOf: (config) => [config.apiKey],
@@ -80,6 +91,20 @@ export const amplitude = defineDestination<AmplitudeConfig>({
     return undefined;
   },
 });
+
+/**
+ * How an item of `eventCount` events batches: items of up to two events share the default key;
+ * larger ones batch with items of the same size class (a power of two), few enough to a request
+ * that their events stay under Amplitude's limit.
+ */
+function slotOf(eventCount: number): { keyParts?: string[]; limits?: { maxItems: number } } {
+  if (eventCount <= EVENTS_PER_ITEM) return {};
+  const sizeClass = 2 ** Math.ceil(Math.log2(eventCount));
+  return {
+    keyParts: [`${sizeClass} events`],
+    limits: { maxItems: Math.floor(MAX_EVENTS / sizeClass) },
+  };
+}
 
 /** An event of a request body as Amplitude identifies it in its answers. */
 interface SentEvent {

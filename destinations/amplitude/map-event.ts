@@ -7,23 +7,36 @@
 import type { SegmentEvent } from '../../src/event';
 import { DestinationMappingError } from '../destination';
 import { eventNameOf, fieldsFrom, personOf, viewEventName, type ViewNames } from '../shared/events';
+import { traitsByOperation, vendorOperations, type TraitLists } from '../shared/trait-operations';
 import { userTraits } from '../shared/traits';
 import {
   epochMillis,
-  firstNumber,
   firstString,
   numberOf,
   recordOf,
   valueAt,
   type JsonObject,
 } from '../shared/values';
+import { withRevenue, type RevenuePer } from './revenue';
 
-export interface AmplitudeMapping {
+export interface AmplitudeMapping extends TraitLists {
   minIdLength: number;
   pageNames: ViewNames;
   screenNames: ViewNames;
   groupType: string;
+  revenuePer: RevenuePer;
 }
+
+/**
+ * Amplitude's names of the trait operations. It has no union: `$postInsert` adds the values a list
+ * lacks (at its end) and leaves the ones it has, which is a union.
+ */
+const OPERATION_NAMES = {
+  setOnce: '$setOnce',
+  increment: '$add',
+  append: '$append',
+  union: '$postInsert',
+} as const;
 
 /** Event keys filled straight from the Segment context. */
 const CONTEXT_FIELDS = {
@@ -43,21 +56,38 @@ const CONTEXT_FIELDS = {
 } as const;
 
 /** Amplitude's platform names for Segment's `context.device.type`. */
-const PLATFORMS: Record<string, string> = { ios: 'iOS', android: 'Android', web: 'Web' };
+const PLATFORMS = new Map([
+  ['ios', 'iOS'],
+  ['android', 'Android'],
+  ['web', 'Web'],
+]);
 
-/** The Amplitude events (one, or two for a group call) an event becomes. */
+/**
+ * The platforms an app's `context.os.name` tells (Segment's and RudderStack's mobile SDKs name the
+ * OS even where they send no `device.type`). A desktop OS name tells nothing: a browser sends one.
+ */
+const MOBILE_OS_PLATFORMS = new Map([
+  ['android', 'Android'],
+  ['ios', 'iOS'],
+  ['ipados', 'iOS'],
+  ['iphone os', 'iOS'],
+]);
+
+/**
+ * The Amplitude events an event becomes: one; two for a group call; an order counted per product,
+ * one more per product (see revenue.ts).
+ */
 export function amplitudeEventsOf(event: SegmentEvent, mapping: AmplitudeMapping): JsonObject[] {
   const base = baseOf(event, mapping.minIdLength);
   switch (event.type) {
-    case 'track':
-      return [
-        {
-          ...base,
-          event_type: eventNameOf(event),
-          event_properties: recordOf(event.properties),
-          ...revenueOf(event),
-        },
-      ];
+    case 'track': {
+      const tracked = {
+        ...base,
+        event_type: eventNameOf(event),
+        event_properties: recordOf(event.properties),
+      };
+      return withRevenue(event, tracked, mapping.revenuePer);
+    }
     case 'page':
     case 'screen':
       return [
@@ -71,7 +101,9 @@ export function amplitudeEventsOf(event: SegmentEvent, mapping: AmplitudeMapping
         },
       ];
     case 'identify':
-      return [{ ...base, event_type: '$identify', user_properties: { $set: userTraits(event) } }];
+      return [
+        { ...base, event_type: '$identify', user_properties: userPropertiesOf(event, mapping) },
+      ];
     case 'group': {
       // The user joins the group (as Amplitude's setGroup does), then the group gets its traits.
       const groups = { [mapping.groupType]: event.groupId };
@@ -119,16 +151,11 @@ function baseOf(event: SegmentEvent, minIdLength: number): JsonObject {
     insert_id: event.messageId,
     ...fieldsFrom(event, CONTEXT_FIELDS),
   };
-  const deviceType = firstString(valueAt(event.context, 'device.type'))?.toLowerCase();
-  const platform = deviceType
-    ? (PLATFORMS[deviceType] ?? deviceType)
-    : valueAt(event.context, 'userAgent') !== undefined
-      ? 'Web'
-      : undefined;
+  const platform = platformOf(event);
   if (platform) base.platform = platform;
   const advertisingId = firstString(valueAt(event.context, 'device.advertisingId'));
-  if (advertisingId && deviceType === 'ios') base.idfa = advertisingId;
-  if (advertisingId && deviceType === 'android') base.adid = advertisingId;
+  if (advertisingId && platform === 'iOS') base.idfa = advertisingId;
+  if (advertisingId && platform === 'Android') base.adid = advertisingId;
   const library = firstString(valueAt(event.context, 'library.name'));
   if (library) {
     const version = firstString(valueAt(event.context, 'library.version'));
@@ -141,24 +168,24 @@ function baseOf(event: SegmentEvent, minIdLength: number): JsonObject {
 }
 
 /**
- * Amplitude's revenue keys, for events that report `revenue` (or an `Order Completed` with only a
- * `total`). A `price` there is sent too, with `quantity` (default 1): Amplitude then counts
- * price × quantity. A `price` alone (`Product Viewed`) is not revenue and stays a property.
+ * Amplitude's `platform` (its SDKs send `iOS`, `Android` or `Web`): the device type, else the
+ * mobile OS an app names, else Web for an event with a browser's user agent. An app's HTTP client
+ * sends a user agent too, which is why the OS is asked first.
  */
-function revenueOf(event: SegmentEvent): JsonObject {
-  const properties = recordOf(event.properties);
-  const revenue = firstNumber(
-    properties.revenue,
-    event.event === 'Order Completed' ? properties.total : undefined,
-  );
-  if (revenue === undefined) return {};
-  const fields: JsonObject = { revenue };
-  const price = numberOf(properties.price);
-  if (price !== undefined)
-    Object.assign(fields, { price, quantity: numberOf(properties.quantity) ?? 1 });
-  const productId = firstString(properties.productId, properties.product_id, properties.sku);
-  if (productId) fields.productId = productId;
-  const revenueType = firstString(properties.revenueType, properties.revenue_type);
-  if (revenueType) fields.revenueType = revenueType;
-  return fields;
+function platformOf(event: SegmentEvent): string | undefined {
+  const deviceType = firstString(valueAt(event.context, 'device.type'))?.toLowerCase();
+  if (deviceType) return PLATFORMS.get(deviceType) ?? deviceType;
+  const os = firstString(valueAt(event.context, 'os.name'))?.toLowerCase();
+  const mobile = os && MOBILE_OS_PLATFORMS.get(os);
+  if (mobile) return mobile;
+  return valueAt(event.context, 'userAgent') !== undefined ? 'Web' : undefined;
+}
+
+/**
+ * An identify's user property operations: the traits config names for an operation under it, the
+ * others in `$set` (a property takes one operation per update).
+ */
+function userPropertiesOf(event: SegmentEvent, lists: TraitLists): JsonObject {
+  const split = traitsByOperation(userTraits(event), lists);
+  return { $set: split.set, ...Object.fromEntries(vendorOperations(split, OPERATION_NAMES)) };
 }

@@ -1,8 +1,9 @@
 /**
  * The Mixpanel destination: events to /import (strict validation, project token or service
- * account), identify to /engage `$set`, group to /groups `$set` plus a `$union` of the group on
- * the user's profile, alias to `$create_alias` for projects on the Original ID Merge API. US, EU
- * and India residency hosts.
+ * account), identify to /engage `$set` and the other operations config names traits for, an
+ * order's charge to the profile's `$transactions` (trackCharges), group to /groups `$set` plus a
+ * `$union` of the group on the user's profile, alias to `$create_alias` for projects on the
+ * Original ID Merge API. US, EU and India residency hosts.
  */
 import { z } from 'zod';
 import type { SegmentEvent } from '../../src/event';
@@ -25,14 +26,16 @@ import {
   withQuery,
   type RequestTarget,
 } from '../shared/requests';
+import { oneOperationPerTrait, traitListFields } from '../shared/trait-operations';
 import { renameTraits, userTraits } from '../shared/traits';
-import { isRecord, recordOf } from '../shared/values';
+import { isRecord, recordOf, type JsonObject } from '../shared/values';
 import { indexIn, perItemVerdict } from '../shared/verdicts';
 import {
+  chargeOf,
+  identifyUpdatesOf,
   identityEventOf,
   importEventOf,
   PROFILE_TRAITS,
-  profileSetOf,
   profileUpdateOf,
 } from './map-event';
 
@@ -44,29 +47,36 @@ const HOSTS = {
 
 /**
  * /import and /engage take 2000 records per request. /import takes 10 MB, but Mixpanel's
- * ingestion answers 413 above 2 MiB on other endpoints, so every batch stays under that.
+ * ingestion answers 413 above 2 MiB on other endpoints, so every batch stays under that. An
+ * /import item is one event; an /engage item is an event's list of updates (see engageRequest).
  */
 const MAX_ITEMS = 2000;
 const MAX_BYTES = 2 * 1024 * 1024 - 32_768;
 
-export const MixpanelConfig = z.strictObject({
-  projectToken: secret(),
-  region: z.enum(['us', 'eu', 'in']).default('us'),
-  /** Authenticates /import as a service account instead of with the project token. */
-  serviceAccount: z
-    .strictObject({
-      username: secret(),
-      secret: secret(),
-      projectId: z.string().regex(/^\d+$/, 'must be the numeric project id'),
-    })
-    .optional(),
-  /** The project's ID Merge API (Project Settings → Identity Merge). */
-  identityMerge: z.enum(['simplified', 'original']).default('simplified'),
-  /** The group key (Project Settings → Group Keys) group calls set; unset: groups are not sent. */
-  groupKey: z.string().min(1).optional(),
-  pageNames: viewNames('Page'),
-  screenNames: viewNames('Screen'),
-});
+export const MixpanelConfig = z
+  .strictObject({
+    projectToken: secret(),
+    region: z.enum(['us', 'eu', 'in']).default('us'),
+    /** Authenticates /import as a service account instead of with the project token. */
+    serviceAccount: z
+      .strictObject({
+        username: secret(),
+        secret: secret(),
+        projectId: z.string().regex(/^\d+$/, 'must be the numeric project id'),
+      })
+      .optional(),
+    /** The project's ID Merge API (Project Settings → Identity Merge). */
+    identityMerge: z.enum(['simplified', 'original']).default('simplified'),
+    /** The group key (Project Settings → Group Keys) group calls set; unset: groups are not sent. */
+    groupKey: z.string().min(1).optional(),
+    pageNames: viewNames('Page'),
+    screenNames: viewNames('Screen'),
+    /** Identify traits sent with `$add`, `$set_once`, `$append` and `$union`, not `$set`. */
+    ...traitListFields(),
+    /** `Order Completed` also appends a charge to the profile's `$transactions` (revenue report). */
+    trackCharges: z.boolean().default(false),
+  })
+  .superRefine(oneOperationPerTrait);
 
 export type MixpanelConfig = z.infer<typeof MixpanelConfig>;
 
@@ -75,7 +85,8 @@ type Context = TransformContext<MixpanelConfig>;
 const batching = jsonBatching<MixpanelConfig>({
   maxItems: MAX_ITEMS,
   maxBytes: MAX_BYTES,
-  envelope: (items) => items,
+  // /engage items are lists of updates; /import items are events, which flat() leaves as they are.
+  envelope: (items) => items.flat(),
 });
 
 function importTarget(config: MixpanelConfig): RequestTarget {
@@ -105,16 +116,31 @@ function importRequest(context: Context, item: unknown): DestinationRequest {
   return batchableRequest(batching, context, importTarget(context.config), item);
 }
 
-function engageRequest(context: Context, item: unknown): DestinationRequest {
-  return batchableRequest(batching, context, profileTarget(context.config, 'engage'), item);
+/**
+ * An /engage request carrying an event's updates. An identify makes one update per operation
+ * config uses, so /engage batches take fewer items, to stay within 2000 updates a request.
+ */
+function engageRequest(context: Context, updates: JsonObject[]): DestinationRequest {
+  const { config } = context;
+  const operations = [
+    config.traitsToIncrement,
+    config.traitsToSetOnce,
+    config.traitsToAppend,
+    config.traitsToUnion,
+  ].filter((names) => names.length > 0).length;
+  const limits = { maxItems: Math.floor(MAX_ITEMS / (1 + operations)) };
+  return batchableRequest(batching, context, profileTarget(config, 'engage'), updates, { limits });
 }
 
 function requestsOf(event: SegmentEvent, context: Context): DestinationRequest[] {
   const { config } = context;
   const merge = config.identityMerge;
   switch (event.type) {
-    case 'track':
-      return [importRequest(context, importEventOf(event, eventNameOf(event), merge))];
+    case 'track': {
+      const imported = importRequest(context, importEventOf(event, eventNameOf(event), merge));
+      const charge = config.trackCharges && chargeOf(event, config.projectToken, merge);
+      return charge ? [imported, engageRequest(context, [charge])] : [imported];
+    }
     case 'page':
     case 'screen': {
       const names = event.type === 'page' ? config.pageNames : config.screenNames;
@@ -123,7 +149,7 @@ function requestsOf(event: SegmentEvent, context: Context): DestinationRequest[]
     case 'identify': {
       const update = engageRequest(
         context,
-        profileUpdateOf(event, config.projectToken, merge, { $set: profileSetOf(event) }),
+        identifyUpdatesOf(event, config.projectToken, merge, config),
       );
       if (merge === 'original' && event.userId && event.anonymousId) {
         const identify = identityEventOf(event, '$identify', {
@@ -160,10 +186,9 @@ function groupRequests(event: SegmentEvent, context: Context): DestinationReques
   if (event.userId || event.anonymousId) {
     const union = { $union: { [config.groupKey]: [event.groupId] } };
     requests.push(
-      engageRequest(
-        context,
+      engageRequest(context, [
         profileUpdateOf(event, config.projectToken, config.identityMerge, union),
-      ),
+      ]),
     );
   }
   const update = {

@@ -5,7 +5,10 @@
  * `$user_id` (docs "Identifying Users (Simplified)"), Original uses `$identify` / `$create_alias`.
  */
 import type { SegmentEvent } from '../../src/event';
+import { revenueOf } from '../shared/ecommerce';
 import { fieldsFrom, pageOf, personOf } from '../shared/events';
+import { specEventKey } from '../shared/spec-events';
+import { traitsByOperation, vendorOperations, type TraitLists } from '../shared/trait-operations';
 import { renameTraits, userTraits } from '../shared/traits';
 import {
   compact,
@@ -150,7 +153,60 @@ export function profileUpdateOf(
   };
 }
 
-/** The `$set` of an identify: reserved traits renamed, the rest as sent. */
-export function profileSetOf(event: SegmentEvent): JsonObject {
-  return renameTraits(userTraits(event), PROFILE_TRAITS);
+/** Mixpanel's /engage operations for the traits config names (Set Property Once, ...). */
+const OPERATION_NAMES = {
+  setOnce: '$set_once',
+  increment: '$add',
+  append: '$append',
+  union: '$union',
+} as const;
+
+/**
+ * An identify's /engage updates: the `$set` of its traits, then one update per other operation
+ * that config names traits for (Mixpanel's updates carry one operation each). Reserved traits are
+ * renamed in every one. `$union` merges lists: a single value is unioned as a list of one.
+ */
+export function identifyUpdatesOf(
+  event: SegmentEvent,
+  token: string,
+  merge: IdentityMerge,
+  lists: TraitLists,
+): JsonObject[] {
+  const split = traitsByOperation(userTraits(event), lists);
+  const operations: Array<[string, JsonObject]> = [
+    ['$set', split.set],
+    ...vendorOperations(split, OPERATION_NAMES),
+  ];
+  return operations.map(([operation, traits]) => {
+    const values = operation === '$union' ? listsOf(traits) : traits;
+    return profileUpdateOf(event, token, merge, {
+      [operation]: renameTraits(values, PROFILE_TRAITS),
+    });
+  });
+}
+
+/** Each value as a list: lists as they are, any other value as a list of one. */
+function listsOf(traits: JsonObject): JsonObject {
+  return Object.fromEntries(
+    Object.entries(traits).map(([name, value]) => [name, Array.isArray(value) ? value : [value]]),
+  );
+}
+
+/**
+ * An `Order Completed`'s charge on the user's profile, as Mixpanel's libraries record one
+ * (`track_charge`): an `$append` to the `$transactions` list, with the order's revenue (else its
+ * total) as `$amount` and its time as `$time` (UTC, to the second). None for an order without
+ * either amount.
+ */
+export function chargeOf(
+  event: SegmentEvent,
+  token: string,
+  merge: IdentityMerge,
+): JsonObject | undefined {
+  if (specEventKey(event.event ?? '') !== 'order completed') return undefined;
+  const amount = revenueOf(event.properties);
+  const ms = epochMillis(event.timestamp);
+  if (amount === undefined || ms === undefined) return undefined;
+  const charge = { $time: new Date(ms).toISOString().slice(0, 19), $amount: amount };
+  return profileUpdateOf(event, token, merge, { $append: { $transactions: charge } });
 }

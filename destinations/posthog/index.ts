@@ -2,7 +2,8 @@
  * The PostHog destination: events to the capture API's `/batch/` endpoint of PostHog Cloud (US
  * or EU) or a self-hosted instance (posthog.com/docs/api/capture). Pages become `$pageview`,
  * screens `$screen`, identify `$identify` with `$set` (and `$anon_distinct_id`, which merges the
- * anonymous person in), group `$groupidentify`, alias `$create_alias`.
+ * anonymous person in), group `$groupidentify`, alias `$create_alias`; every other event names
+ * its groups in `$groups`.
  */
 import { z } from 'zod';
 import { EVENT_TYPES, type SegmentEvent } from '../../src/event';
@@ -11,7 +12,7 @@ import { httpUrl, secret } from '../shared/config';
 import { userTraits } from '../shared/traits';
 import { eventNameOf, fieldsFrom, pageOf, personOf } from '../shared/events';
 import { batchableRequest, joinUrl, jsonBatching } from '../shared/requests';
-import { compact, recordOf, uuidOf, type JsonObject } from '../shared/values';
+import { compact, firstString, recordOf, uuidOf, valueAt, type JsonObject } from '../shared/values';
 
 /** /batch/ has no event count limit and takes request bodies under 20 MB. */
 const MAX_EVENTS = 1000;
@@ -35,6 +36,10 @@ const CONTEXT_PROPERTIES = {
   $screen_width: 'context.screen.width',
   $screen_height: 'context.screen.height',
   $timezone: 'context.timezone',
+  $locale: 'context.locale',
+  $device_id: 'context.device.id',
+  // Read by PostHog's User Agent Populator transformation ($browser, $os, $device_type).
+  $useragent: 'context.userAgent',
   utm_source: 'context.campaign.source',
   utm_medium: 'context.campaign.medium',
   utm_campaign: 'context.campaign.name',
@@ -59,8 +64,15 @@ const batching = jsonBatching<PostHogConfig>({
   envelope: (items, { config }) => ({ api_key: config.apiKey, batch: items }),
 });
 
+/** An event as PostHog captures it. */
+interface Capture {
+  event: string;
+  distinct_id: string | undefined;
+  properties: JsonObject;
+}
+
 /** PostHog's event name, distinct_id and properties for an event. */
-function captureOf(event: SegmentEvent, config: PostHogConfig): JsonObject {
+function captureOf(event: SegmentEvent, config: PostHogConfig): Capture {
   const properties = recordOf(event.properties);
   const context = fieldsFrom(event, CONTEXT_PROPERTIES);
   const { userId, anonymousId } =
@@ -93,7 +105,12 @@ function captureOf(event: SegmentEvent, config: PostHogConfig): JsonObject {
       return {
         event: '$screen',
         distinct_id: distinctId,
-        properties: { ...context, ...properties, ...compact({ $screen_name: event.name }) },
+        properties: {
+          ...context,
+          ...properties,
+          // Mobile SDKs send the screen's name as `name`; some only as `properties.name`.
+          ...compact({ $screen_name: firstString(event.name, properties.name) }),
+        },
       };
     case 'identify':
       return {
@@ -126,6 +143,24 @@ function captureOf(event: SegmentEvent, config: PostHogConfig): JsonObject {
   }
 }
 
+/**
+ * `$groups`, by which group analytics counts an event for its groups: PostHog keeps no group of a
+ * person, so every event names its own (its SDKs add the groups of `posthog.group` calls to each
+ * event). Segment's SDKs name the account of a call in `context.groupId`: it counts under the
+ * configured group type, beside any `$groups` the event's properties carry. A group call's own
+ * `$groupidentify` names its group as `$group_key` instead.
+ */
+function withGroups(capture: Capture, event: SegmentEvent, groupType: string): Capture {
+  if (event.type === 'group') return capture;
+  const groupId = firstString(valueAt(event.context, 'groupId'));
+  const groups = {
+    ...(groupId === undefined ? {} : { [groupType]: groupId }),
+    ...recordOf(capture.properties.$groups),
+  };
+  if (Object.keys(groups).length === 0) return capture;
+  return { ...capture, properties: { ...capture.properties, $groups: groups } };
+}
+
 export const posthog = defineDestination<PostHogConfig>({
   type: 'posthog',
   kind: 'tool',
@@ -135,7 +170,7 @@ export const posthog = defineDestination<PostHogConfig>({
   transform(event, context) {
     const { config } = context;
     const item = {
-      ...captureOf(event, config),
+      ...withGroups(captureOf(event, config), event, config.groupType),
       timestamp: event.timestamp,
       // The event's id: a retry sends the same uuid (the messageId's, or one derived from it).
       uuid: uuidOf(event.messageId),

@@ -1,7 +1,9 @@
 import { amplitude } from '../../destinations/amplitude';
 import { DestinationMappingError } from '../../destinations/destination';
+import type { JsonObject } from '../../destinations/shared/values';
 import {
   bodyOf,
+  BROWSER_CONTEXT,
   combined,
   contextFor,
   identify,
@@ -43,6 +45,11 @@ describe('amplitude config', () => {
       pageNames: { named: 'Viewed {name} Page', unnamed: 'Loaded a Page' },
       screenNames: { named: 'Viewed {name} Screen', unnamed: 'Loaded a Screen' },
       groupType: 'company',
+      revenuePer: 'order',
+      traitsToIncrement: [],
+      traitsToSetOnce: [],
+      traitsToAppend: [],
+      traitsToUnion: [],
     });
   });
 
@@ -52,6 +59,12 @@ describe('amplitude config', () => {
     [{ apiKey: 'k', residency: 'de' }, 'residency: Invalid option'],
     [{ apiKey: 'k', minIdLength: 0 }, 'minIdLength: Too small'],
     [{ apiKey: 'k', pageNames: { named: '' } }, 'pageNames.named: Too small'],
+    [{ apiKey: 'k', revenuePer: 'item' }, 'revenuePer: Invalid option'],
+    [{ apiKey: 'k', traitsToUnion: 'tags' }, 'traitsToUnion: Invalid input'],
+    [
+      { apiKey: 'k', traitsToIncrement: ['karma'], traitsToSetOnce: ['karma'] },
+      'traitsToSetOnce: "karma" is also in traitsToIncrement; a trait takes one operation',
+    ],
   ]);
 });
 
@@ -109,6 +122,42 @@ describe('amplitude mapping', () => {
     ]);
   });
 
+  test('platform: device.type, else a mobile os.name, else Web for a browser', () => {
+    // An Android app whose SDK sends no device.type, but a user agent (Android's HTTP client).
+    const android = segmentEvent('track', {
+      event: 'Song Played',
+      context: {
+        os: { name: 'Android', version: '14' },
+        device: {
+          manufacturer: 'Google',
+          model: 'Pixel 8',
+          advertisingId: '38400000-8cf0-11bd-b23e-10b96e40000d',
+        },
+        userAgent: 'Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UD1A.230803.041)',
+      },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, android))[0]).toMatchObject({
+      os_name: 'Android',
+      platform: 'Android',
+      adid: '38400000-8cf0-11bd-b23e-10b96e40000d',
+    });
+    const ipad = segmentEvent('track', {
+      event: 'X',
+      context: { os: { name: 'iPadOS', version: '17.4' }, userAgent: 'Acme/3.2.1 CFNetwork' },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, ipad))[0]).toMatchObject({ platform: 'iOS' });
+    // A browser names its desktop OS: the platform stays Web.
+    const desktop = segmentEvent('track', {
+      event: 'X',
+      context: { ...BROWSER_CONTEXT, os: { name: 'Mac OS X', version: '14.4' } },
+    });
+    expect(eventsOf(onlyRequest(amplitude, context, desktop))[0]).toMatchObject({
+      platform: 'Web',
+    });
+    const server = segmentEvent('track', { event: 'X', context: {} });
+    expect(eventsOf(onlyRequest(amplitude, context, server))[0]).not.toHaveProperty('platform');
+  });
+
   test('pages are named by the configured templates', () => {
     const named = segmentEvent('page', { name: 'Pricing', category: 'Docs' });
     const unnamed = segmentEvent('page', { properties: { url: 'https://acme.example/' } });
@@ -145,6 +194,40 @@ describe('amplitude mapping', () => {
     ]);
   });
 
+  test('identify: the traits config names go with $add, $setOnce, $append, $postInsert', () => {
+    const operations = contextFor(amplitude, {
+      apiKey: 'k',
+      traitsToIncrement: ['karma', 'logins'],
+      traitsToSetOnce: ['sign_up_date'],
+      traitsToAppend: ['ab-tests'],
+      traitsToUnion: ['interests', 'absent'],
+    });
+    // Amplitude's documented examples: add('karma', 1), setOnce('sign_up_date', ...),
+    // append('ab-tests', 'new-user-tests'); `logins` arrives as text from a form.
+    const event = identify(
+      { karma: 1, sign_up_date: '2016-04-01', plan: 'pro', interests: ['jazz', 'blues'] },
+      { context: { traits: { 'ab-tests': 'new-user-tests', logins: '3' } } },
+    );
+    expect(eventsOf(onlyRequest(amplitude, operations, event))[0]).toMatchObject({
+      event_type: '$identify',
+      user_properties: {
+        $set: { plan: 'pro' },
+        $setOnce: { sign_up_date: '2016-04-01' },
+        $add: { karma: 1, logins: 3 },
+        $append: { 'ab-tests': 'new-user-tests' },
+        $postInsert: { interests: ['jazz', 'blues'] },
+      },
+    });
+    // An increment that is no number cannot be added: it is set as sent, not lost.
+    const text = identify({ karma: 'lots', plan: 'free' }, { context: {} });
+    expect(eventsOf(onlyRequest(amplitude, operations, text))[0]).toMatchObject({
+      user_properties: { $set: { karma: 'lots', plan: 'free' } },
+    });
+    expect(
+      (eventsOf(onlyRequest(amplitude, operations, text))[0] as JsonObject).user_properties,
+    ).not.toHaveProperty('$add');
+  });
+
   test('group: the user joins the group, then the group gets its properties', () => {
     const event = segmentEvent('group', { groupId: 'acme-42', traits: { plan: 'enterprise' } });
     const grouped = contextFor(amplitude, { apiKey: 'k', groupType: 'org' });
@@ -165,26 +248,108 @@ describe('amplitude mapping', () => {
     ]);
   });
 
-  test('revenue: Order Completed total, price × quantity, and no revenue for a viewed price', () => {
+  test('revenue per order: the order’s revenue, never a price that Amplitude would count instead', () => {
     const order = track('Order Completed', { order_id: 'o-1', total: 99.5, currency: 'EUR' });
     expect(eventsOf(onlyRequest(amplitude, context, order))[0]).toMatchObject({ revenue: 99.5 });
-    const single = track('Subscription Renewed', {
-      revenue: '20',
+    // The spec event however its sender writes it (RudderStack's users often snake_case it).
+    const snake = track('order_completed', { order_id: 'o-2', total: 12 });
+    expect(eventsOf(onlyRequest(amplitude, context, snake))[0]).toMatchObject({ revenue: 12 });
+    // Amplitude counts price × quantity whenever a price is sent: 10 × 2 would replace the 25.
+    const renewal = track('Subscription Renewed', {
+      revenue: '25',
       price: 10,
       quantity: 2,
       product_id: 'plan-pro',
       revenueType: 'renewal',
     });
-    expect(eventsOf(onlyRequest(amplitude, context, single))[0]).toMatchObject({
-      revenue: 20,
-      price: 10,
-      quantity: 2,
-      productId: 'plan-pro',
-      revenueType: 'renewal',
-    });
+    const [renewed] = eventsOf(onlyRequest(amplitude, context, renewal)) as JsonObject[];
+    expect(renewed).toMatchObject({ revenue: 25, productId: 'plan-pro', revenueType: 'renewal' });
+    expect(renewed).not.toHaveProperty('price');
+    expect(renewed).not.toHaveProperty('quantity');
+    expect(renewed.event_properties).toMatchObject({ price: 10, quantity: 2 });
     const viewed = eventsOf(onlyRequest(amplitude, context, track('Product Viewed', { price: 5 })));
     expect(viewed[0]).not.toHaveProperty('price');
     expect(viewed[0]).not.toHaveProperty('revenue');
+  });
+
+  const perProduct = contextFor(amplitude, { apiKey: 'amp-key-123', revenuePer: 'product' });
+  const ORDER = track('Order Completed', {
+    order_id: 'o-1',
+    revenue: 30,
+    products: [
+      { product_id: 'p-1', name: 'Mug', price: 10, quantity: 2 },
+      { sku: 'sku-2', name: 'Saucer', price: '10' },
+      { name: 'Gift wrap' },
+    ],
+  });
+
+  test('revenue per product: a Product Purchased event per priced product, none on the order', () => {
+    const [order, ...products] = eventsOf(
+      onlyRequest(amplitude, perProduct, ORDER),
+    ) as JsonObject[];
+    expect(order).toMatchObject({
+      event_type: 'Order Completed',
+      insert_id: BROWSER_BASE.insert_id,
+    });
+    for (const key of ['revenue', 'price', 'quantity', 'productId'])
+      expect(order).not.toHaveProperty(key);
+    expect(products).toEqual([
+      {
+        ...BROWSER_BASE,
+        insert_id: `${BROWSER_BASE.insert_id}-product-0`,
+        event_type: 'Product Purchased',
+        event_properties: {
+          product_id: 'p-1',
+          name: 'Mug',
+          price: 10,
+          quantity: 2,
+          order_id: 'o-1',
+        },
+        price: 10,
+        quantity: 2,
+        productId: 'p-1',
+      },
+      {
+        ...BROWSER_BASE,
+        insert_id: `${BROWSER_BASE.insert_id}-product-1`,
+        event_type: 'Product Purchased',
+        event_properties: { sku: 'sku-2', name: 'Saucer', price: '10', order_id: 'o-1' },
+        price: 10,
+        quantity: 1,
+        productId: 'sku-2',
+      },
+    ]);
+  });
+
+  test('revenue per product: an event’s own price and quantity, else its revenue', () => {
+    const renewal = track('Subscription Renewed', { revenue: 20, price: 10, quantity: 2 });
+    const [renewed] = eventsOf(onlyRequest(amplitude, perProduct, renewal)) as JsonObject[];
+    expect(renewed).toMatchObject({ price: 10, quantity: 2 });
+    expect(renewed).not.toHaveProperty('revenue');
+    const donation = track('Donation Made', { revenue: 5 });
+    expect(eventsOf(onlyRequest(amplitude, perProduct, donation))).toEqual([
+      expect.objectContaining({ revenue: 5 }),
+    ]);
+    // Only an order is a purchase of its products: a checkout's revenue stays one amount.
+    const checkout = track('Checkout Started', {
+      revenue: 30,
+      products: ORDER.properties!.products,
+    });
+    expect(eventsOf(onlyRequest(amplitude, perProduct, checkout))).toEqual([
+      expect.objectContaining({ event_type: 'Checkout Started', revenue: 30 }),
+    ]);
+    const unpriced = track('Order Completed', { total: 12, products: [{ product_id: 'p-1' }] });
+    expect(eventsOf(onlyRequest(amplitude, perProduct, unpriced))).toEqual([
+      expect.objectContaining({ revenue: 12 }),
+    ]);
+  });
+
+  test('revenue per product: an order of more than 500 priced products is counted per order', () => {
+    const products = Array.from({ length: 501 }, (_, i) => ({ product_id: `p-${i}`, price: 1 }));
+    const huge = track('Order Completed', { revenue: 501, products });
+    expect(eventsOf(onlyRequest(amplitude, perProduct, huge))).toEqual([
+      expect.objectContaining({ event_type: 'Order Completed', revenue: 501 }),
+    ]);
   });
 
   test('ids shorter than minIdLength are dropped; an event left without one fails alone', () => {
@@ -235,6 +400,31 @@ describe('amplitude batching', () => {
     expect(amplitude.batching!.maxItems * 2).toBeLessThan(2000);
     expect(amplitude.batching!.maxBytes).toBeLessThan(1_000_000);
     expect(requests[0].batch!.key).not.toContain('amp-key-123');
+  });
+
+  test('orders counted per product batch apart, few enough that a request stays under 2000 events', () => {
+    const perProduct = contextFor(amplitude, { apiKey: 'k', revenuePer: 'product' });
+    const orderOf = (products: number) =>
+      onlyRequest(
+        amplitude,
+        perProduct,
+        track('Order Completed', {
+          products: Array.from({ length: products }, (_, i) => ({ sku: `s-${i}`, price: 1 })),
+        }),
+      );
+    const plain = onlyRequest(amplitude, perProduct, track('Clicked'));
+    const [small, three, large] = [orderOf(1), orderOf(3), orderOf(500)];
+    // Two events (an order and its product) are an item like a group call's.
+    expect(small.batch).toEqual({ key: plain.batch!.key, item: expect.any(Array) });
+    expect(three.batch!.key).not.toBe(plain.batch!.key);
+    expect(three.batch!.limits).toEqual({ maxItems: 499 });
+    expect(orderOf(2).batch!.key).toBe(three.batch!.key);
+    expect(orderOf(4).batch!.limits).toEqual({ maxItems: 249 });
+    expect(large.batch!.limits).toEqual({ maxItems: 3 });
+    for (const request of [three, large]) {
+      const events = (request.batch!.item as unknown[]).length;
+      expect(events * request.batch!.limits!.maxItems!).toBeLessThan(2000);
+    }
   });
 });
 

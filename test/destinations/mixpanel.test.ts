@@ -38,6 +38,11 @@ describe('mixpanel config', () => {
       identityMerge: 'simplified',
       pageNames: { named: 'Viewed {name} Page', unnamed: 'Loaded a Page' },
       screenNames: { named: 'Viewed {name} Screen', unnamed: 'Loaded a Screen' },
+      traitsToIncrement: [],
+      traitsToSetOnce: [],
+      traitsToAppend: [],
+      traitsToUnion: [],
+      trackCharges: false,
     });
   });
 
@@ -50,6 +55,11 @@ describe('mixpanel config', () => {
     ],
     [{ projectToken: 't', serviceAccount: { username: 'u' } }, 'serviceAccount.secret: required'],
     [{ projectToken: 't', identityMerge: 'legacy' }, 'identityMerge: Invalid option'],
+    [{ projectToken: 't', trackCharges: 'yes' }, 'trackCharges: Invalid input'],
+    [
+      { projectToken: 't', traitsToAppend: ['levels'], traitsToUnion: ['levels'] },
+      'traitsToUnion: "levels" is also in traitsToAppend; a trait takes one operation',
+    ],
   ]);
 });
 
@@ -217,6 +227,77 @@ describe('mixpanel profiles and groups', () => {
     ]);
   });
 
+  test('identify: one /engage update per operation config names traits for', () => {
+    const operations = contextFor(mixpanel, {
+      projectToken: 'tok-123',
+      traitsToIncrement: ['Coins Gathered'],
+      traitsToSetOnce: ['First Login Date', 'createdAt'],
+      traitsToAppend: ['Alter Ego Names'],
+      traitsToUnion: ['Levels Completed', 'Favourite Level'],
+    });
+    // The values of Mixpanel's documented examples, sent as traits.
+    const event = identify(
+      {
+        email: 'ada@example.com',
+        'Coins Gathered': 13,
+        'First Login Date': '2013-04-01T13:20:00',
+        createdAt: '2013-04-01T13:20:00.000Z',
+        'Alter Ego Names': 'Ziggy Stardust',
+        'Levels Completed': ['Suffragette City'],
+        'Favourite Level': 'Starman',
+      },
+      { context: {} },
+    );
+    const request = onlyRequest(mixpanel, operations, event);
+    const who = { $token: 'tok-123', $distinct_id: 'user-4711' };
+    expect(bodyOf(request)).toEqual([
+      { ...who, $set: { $email: 'ada@example.com' } },
+      {
+        ...who,
+        $set_once: {
+          'First Login Date': '2013-04-01T13:20:00',
+          $created: '2013-04-01T13:20:00.000Z',
+        },
+      },
+      { ...who, $add: { 'Coins Gathered': 13 } },
+      { ...who, $append: { 'Alter Ego Names': 'Ziggy Stardust' } },
+      {
+        ...who,
+        $union: { 'Levels Completed': ['Suffragette City'], 'Favourite Level': ['Starman'] },
+      },
+    ]);
+    // Five updates an identify: /engage batches take 400 identifies (2000 updates).
+    expect(request.batch!.limits).toEqual({ maxItems: 400 });
+    expect(onlyRequest(mixpanel, context, identify({})).batch!.limits).toEqual({ maxItems: 2000 });
+  });
+
+  test('trackCharges: an Order Completed appends a charge to $transactions after the event', () => {
+    const charging = contextFor(mixpanel, { projectToken: 'tok-123', trackCharges: true });
+    const order = track('Order Completed', { order_id: 'o-1', total: 30.5, revenue: 25.32 });
+    const [imported, charge] = mixpanel.transform(order, charging);
+    expect(imported.url).toBe('https://api.mixpanel.com/import?strict=1');
+    expect(charge.url).toBe('https://api.mixpanel.com/engage?verbose=1&ip=0');
+    expect(bodyOf(charge)).toEqual([
+      {
+        $token: 'tok-123',
+        $distinct_id: 'user-4711',
+        $append: { $transactions: { $time: '2024-05-01T12:00:00', $amount: 25.32 } },
+        $ip: '203.0.113.7',
+      },
+    ]);
+    const totalOnly = track('Order Completed', { total: 30.5 });
+    expect(bodyOf(mixpanel.transform(totalOnly, charging)[1])).toMatchObject([
+      { $append: { $transactions: { $amount: 30.5 } } },
+    ]);
+    const lowerCase = track('order completed', { revenue: 7 });
+    expect(bodyOf(mixpanel.transform(lowerCase, charging)[1])).toMatchObject([
+      { $append: { $transactions: { $amount: 7 } } },
+    ]);
+    expect(mixpanel.transform(track('Order Completed', {}), charging)).toHaveLength(1);
+    expect(mixpanel.transform(track('Order Refunded', { total: 30.5 }), charging)).toHaveLength(1);
+    expect(mixpanel.transform(order, context)).toHaveLength(1);
+  });
+
   test('identify under Original ID Merge also links the ids with $identify', () => {
     const original = contextFor(mixpanel, { projectToken: 't', identityMerge: 'original' });
     const [link, update] = mixpanel.transform(identify({ plan: 'pro' }), original);
@@ -292,6 +373,20 @@ describe('mixpanel batching', () => {
     expect(body.map((event) => event.event)).toEqual(['E1', 'E2', 'E3']);
     const profile = onlyRequest(mixpanel, context, identify({ plan: 'pro' }));
     expect(profile.batch!.key).not.toBe(events[0].batch!.key);
+    const updates = contextFor(mixpanel, {
+      projectToken: 'tok-123',
+      traitsToIncrement: ['logins'],
+    });
+    const identifies = ['ann', 'bob'].map((userId) =>
+      onlyRequest(mixpanel, updates, identify({ plan: 'pro', logins: 1 }, { userId, context: {} })),
+    );
+    // An identify's updates are one item; the batch is one flat list of updates, in order.
+    expect(bodyOf(combined(mixpanel, updates, identifies))).toEqual([
+      { $token: 'tok-123', $distinct_id: 'ann', $set: { plan: 'pro' } },
+      { $token: 'tok-123', $distinct_id: 'ann', $add: { logins: 1 } },
+      { $token: 'tok-123', $distinct_id: 'bob', $set: { plan: 'pro' } },
+      { $token: 'tok-123', $distinct_id: 'bob', $add: { logins: 1 } },
+    ]);
     expect(mixpanel.batching!.maxItems).toBe(2000);
     expect(mixpanel.batching!.maxBytes).toBeLessThan(2 * 1024 * 1024);
   });

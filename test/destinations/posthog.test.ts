@@ -2,6 +2,7 @@ import { posthog } from '../../destinations/posthog';
 import { uuidOf } from '../../destinations/shared/values';
 import {
   bodyOf,
+  BROWSER_CONTEXT,
   combined,
   contextFor,
   identify,
@@ -26,6 +27,8 @@ const BROWSER_PROPERTIES = {
   $pathname: '/pricing',
   $referrer: 'https://www.google.com/',
   $timezone: 'Europe/Berlin',
+  $locale: 'en-GB',
+  $useragent: BROWSER_CONTEXT.userAgent,
   utm_source: 'newsletter',
   utm_medium: 'email',
   utm_campaign: 'spring_sale',
@@ -124,10 +127,20 @@ describe('posthog mapping', () => {
         $device_model: 'iPhone15,2',
         $screen_width: 393,
         $screen_height: 852,
+        $locale: 'de-DE',
+        $device_id: 'B5372DB0-C21E-11E4-8DFC-AA07A5B093DB',
         $screen_name: 'Cart',
       },
       timestamp: TIMESTAMP,
       uuid: UUID,
+    });
+  });
+
+  test('screen: $screen_name from properties.name when the SDK sends no top-level name', () => {
+    const event = segmentEvent('screen', { properties: { name: 'Cart', step: 2 }, context: {} });
+    expect(capturedOf(event)).toMatchObject({
+      event: '$screen',
+      properties: { name: 'Cart', step: 2, $screen_name: 'Cart' },
     });
   });
 
@@ -165,6 +178,34 @@ describe('posthog mapping', () => {
       distinct_id: 'user-4711',
       properties: { alias: 'anon-77' },
     });
+  });
+
+  test('$groups: the account of context.groupId under the group type, beside sent $groups', () => {
+    const inAccount = { ...BROWSER_CONTEXT, groupId: 'acme' };
+    const event = track('Report Exported', { format: 'csv' }, { context: inAccount });
+    expect(capturedOf(event)).toMatchObject({
+      properties: { format: 'csv', $groups: { company: 'acme' } },
+    });
+    const organizations = contextFor(posthog, { apiKey: 'k', groupType: 'organization' });
+    const page = segmentEvent('page', { name: 'Docs', context: inAccount });
+    expect(capturedOf(page, organizations)).toMatchObject({
+      event: '$pageview',
+      properties: { $groups: { organization: 'acme' } },
+    });
+    // Groups the event's properties name already stay, and win for the same type.
+    const sent = track(
+      'X',
+      { $groups: { project: 'p-1', company: 'acme-eu' } },
+      { context: inAccount },
+    );
+    expect(capturedOf(sent)).toMatchObject({
+      properties: { $groups: { company: 'acme-eu', project: 'p-1' } },
+    });
+    expect((capturedOf(track('X')) as { properties: object }).properties).not.toHaveProperty(
+      '$groups',
+    );
+    const group = segmentEvent('group', { groupId: 'acme', context: inAccount });
+    expect((capturedOf(group) as { properties: object }).properties).not.toHaveProperty('$groups');
   });
 
   test('uuid: a UUID messageId as it is, any other a stable UUID derived from it', () => {
